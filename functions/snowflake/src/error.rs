@@ -1,0 +1,140 @@
+//! One error type for the crate. Each variant has a stable name (`Error::name`) that the Lambdas
+//! report as their `errorType`, so the state machine's Retry and Catch can match it.
+
+use std::time::Duration;
+
+/// Failure of a credential, a secret or a Snowflake call.
+///
+/// Messages never contain secret material: keys, passphrases, tokens or secret values.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The secret lacks a required field, or has it empty.
+    #[error("the Snowflake secret has no value for required field `{field}`")]
+    MissingSecretField { field: &'static str },
+
+    /// The secret is not the JSON object expected.
+    #[error("the Snowflake secret is not valid: {reason}")]
+    InvalidSecret { reason: String },
+
+    /// The private key cannot be read (not PEM, not RSA, corrupt).
+    #[error("the private key cannot be used: {reason}")]
+    InvalidKey { reason: String },
+
+    /// The encrypted private key did not decrypt with the passphrase given (or none was given).
+    #[error("the private key is encrypted and the passphrase does not decrypt it")]
+    WrongPassphrase,
+
+    /// `Proc-Type: 4,ENCRYPTED` PKCS#1 keys use OpenSSL's legacy scheme, which Snowflake's docs do not
+    /// produce; ask for PKCS#8 instead of guessing at MD5-based key derivation.
+    #[error(
+        "the private key uses the legacy OpenSSL encryption (Proc-Type: 4,ENCRYPTED); convert it with \
+         `openssl pkcs8 -topk8 -v2 aes-256-cbc` to an encrypted PKCS#8 key"
+    )]
+    LegacyEncryptedKey,
+
+    /// A name from configuration is not a safe Snowflake identifier.
+    #[error("invalid Snowflake identifier {name:?}: {reason}")]
+    InvalidIdentifier { name: String, reason: &'static str },
+
+    /// Invalid client configuration (account, base URL, options).
+    #[error("invalid Snowflake configuration: {0}")]
+    InvalidConfig(String),
+
+    /// The secret could not be fetched (extension or Secrets Manager).
+    #[error("cannot read secret {secret_id:?}: {reason}")]
+    SecretUnavailable { secret_id: String, reason: String },
+
+    /// Snowflake rejected the credentials, also after re-reading the secret once.
+    #[error("Snowflake rejected the credentials ({code}): {message}")]
+    Unauthorized { code: String, message: String },
+
+    /// The statement failed in Snowflake (HTTP 422): compilation, execution or cancellation.
+    #[error("SQL error {code} ({sql_state}): {message}")]
+    Sql {
+        code: String,
+        sql_state: String,
+        message: String,
+        handle: Option<String>,
+    },
+
+    /// The statement exceeded its timeout and was cancelled (HTTP 408, or the caller's deadline
+    /// with `OnDeadline::Cancel`).
+    #[error("statement timed out and was cancelled: {message}")]
+    Timeout {
+        message: String,
+        handle: Option<String>,
+    },
+
+    /// Snowflake kept answering 429 until the retry budget ran out.
+    #[error("Snowflake throttled the request ({attempts} attempts over {elapsed:?})")]
+    Throttled { attempts: u32, elapsed: Duration },
+
+    /// 5xx answers or network failures until the retry budget ran out.
+    #[error("Snowflake unavailable after {attempts} attempts: {reason}")]
+    Unavailable { attempts: u32, reason: String },
+
+    /// Any other HTTP answer (400, 403, 404, 415): a defect or a misconfiguration, not transient.
+    #[error("Snowflake answered HTTP {status} ({code}): {message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+
+    /// The answer did not have the SQL API's shape, or a value did not convert as asked.
+    #[error("unexpected Snowflake response: {0}")]
+    Protocol(String),
+}
+
+impl Error {
+    /// The stable name a Lambda reports as `errorType`. Retry on `Snowflake.Throttled`,
+    /// `Snowflake.Unavailable` and `Snowflake.SecretUnavailable`; never on the others.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::MissingSecretField { .. } => "Snowflake.MissingSecretField",
+            Error::InvalidSecret { .. } => "Snowflake.InvalidSecret",
+            Error::InvalidKey { .. } => "Snowflake.InvalidKey",
+            Error::WrongPassphrase => "Snowflake.WrongPassphrase",
+            Error::LegacyEncryptedKey => "Snowflake.LegacyEncryptedKey",
+            Error::InvalidIdentifier { .. } => "Snowflake.InvalidIdentifier",
+            Error::InvalidConfig(_) => "Snowflake.InvalidConfig",
+            Error::SecretUnavailable { .. } => "Snowflake.SecretUnavailable",
+            Error::Unauthorized { .. } => "Snowflake.Unauthorized",
+            Error::Sql { .. } => "Snowflake.SqlError",
+            Error::Timeout { .. } => "Snowflake.Timeout",
+            Error::Throttled { .. } => "Snowflake.Throttled",
+            Error::Unavailable { .. } => "Snowflake.Unavailable",
+            Error::Rejected { .. } => "Snowflake.Rejected",
+            Error::Protocol(_) => "Snowflake.Protocol",
+        }
+    }
+
+    /// Whether retrying the same call later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Throttled { .. } | Error::Unavailable { .. } | Error::SecretUnavailable { .. }
+        )
+    }
+}
+
+/// Every error name, for documentation and for tests that check the state machine matches them.
+pub const ERROR_NAMES: &[&str] = &[
+    "Snowflake.MissingSecretField",
+    "Snowflake.InvalidSecret",
+    "Snowflake.InvalidKey",
+    "Snowflake.WrongPassphrase",
+    "Snowflake.LegacyEncryptedKey",
+    "Snowflake.InvalidIdentifier",
+    "Snowflake.InvalidConfig",
+    "Snowflake.SecretUnavailable",
+    "Snowflake.Unauthorized",
+    "Snowflake.SqlError",
+    "Snowflake.Timeout",
+    "Snowflake.Throttled",
+    "Snowflake.Unavailable",
+    "Snowflake.Rejected",
+    "Snowflake.Protocol",
+];
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

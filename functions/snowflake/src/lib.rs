@@ -1,0 +1,38 @@
+//! Snowflake access for the postetl Lambdas: key-pair authentication with secrets from AWS Secrets
+//! Manager, and a client for the SQL API v2 (`/api/v2/statements`).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), snowflake::Error> {
+//! use snowflake::{Binding, Client, ClientConfig, SecretSource, Statement};
+//! use std::time::Duration;
+//! let client = Client::new(SecretSource::aws("postetl/snowflake"), ClientConfig::default())?;
+//! let rows = client
+//!     .query(&Statement::new("SELECT COUNT(*) FROM orders WHERE region = ?").bind(Binding::text("EU")), Duration::from_secs(60))
+//!     .await?;
+//! println!("{:?}", rows.row(0).unwrap().get_i64(0)?);
+//! # Ok(()) }
+//! ```
+//!
+//! Error names (`Error::name`, reported by the Lambdas as `errorType`) are listed in [`ERROR_NAMES`].
+
+mod account;
+mod auth;
+mod client;
+mod error;
+mod ident;
+mod keypair;
+mod result;
+mod secret;
+mod secrets;
+mod statement;
+
+pub use account::{account_url, jwt_account};
+pub use auth::{AuthPolicy, Connection};
+pub use client::{Client, ClientConfig, OnDeadline, Outcome, PollPolicy, RetryPolicy, Wait};
+pub use error::{ERROR_NAMES, Error, Result};
+pub use ident::{Identifier, ObjectName, string_literal};
+pub use keypair::{JwtIssuer, MAX_LIFETIME, PrivateKey, fingerprint};
+pub use result::{Column, ColumnRef, ResultSet, Row, Stats};
+pub use secret::{SecretString, SnowflakeSecret};
+pub use secrets::SecretSource;
+pub use statement::{Binding, Statement, derive_request_id};

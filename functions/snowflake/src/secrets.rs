@@ -1,0 +1,167 @@
+//! Where the secret's JSON comes from (seed 004): the AWS Parameters and Secrets Lambda Extension on
+//! localhost when it is there, else the Secrets Manager API. Callers cache; this module only fetches.
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use serde::Deserialize;
+use std::fmt;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+const EXTENSION_PORT_VAR: &str = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT";
+const EXTENSION_DEFAULT_PORT: u16 = 2773;
+
+/// A source of the secret's JSON text.
+pub enum SecretSource {
+    /// The JSON itself, for a local run that reads it from a file.
+    Inline(SecretString),
+    /// A Secrets Manager secret, by name or ARN.
+    Aws(AwsSecret),
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline([redacted])"),
+            SecretSource::Aws(s) => f
+                .debug_struct("Aws")
+                .field("secret_id", &s.secret_id)
+                .field("extension_port", &s.extension_port)
+                .finish(),
+        }
+    }
+}
+
+pub struct AwsSecret {
+    secret_id: String,
+    extension_port: Option<u16>,
+    sdk: OnceCell<aws_sdk_secretsmanager::Client>,
+}
+
+impl SecretSource {
+    /// A Secrets Manager secret, read through the extension when the environment says it is
+    /// installed (`PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` set, or the layer present in
+    /// /opt/extensions), else through the API. The API endpoint follows the SDK's standard settings,
+    /// `AWS_ENDPOINT_URL` included.
+    pub fn aws(secret_id: impl Into<String>) -> Self {
+        let port = std::env::var(EXTENSION_PORT_VAR)
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .or_else(|| extension_installed().then_some(EXTENSION_DEFAULT_PORT));
+        Self::Aws(AwsSecret {
+            secret_id: secret_id.into(),
+            extension_port: port,
+            sdk: OnceCell::new(),
+        })
+    }
+
+    pub(crate) async fn fetch(&self, http: &reqwest::Client) -> Result<SecretString> {
+        match self {
+            SecretSource::Inline(json) => Ok(json.clone()),
+            SecretSource::Aws(aws) => aws.fetch(http).await,
+        }
+    }
+}
+
+fn extension_installed() -> bool {
+    std::fs::read_dir("/opt/extensions")
+        .map(|dir| {
+            dir.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .to_ascii_lowercase()
+                    .contains("parametersandsecrets")
+            })
+        })
+        .unwrap_or(false)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ExtensionAnswer {
+    secret_string: Option<SecretString>,
+}
+
+impl AwsSecret {
+    async fn fetch(&self, http: &reqwest::Client) -> Result<SecretString> {
+        if let Some(port) = self.extension_port {
+            match self.from_extension(http, port).await {
+                Err(Fallback::ToApi(reason)) => {
+                    tracing::warn!(%reason, "secrets extension not reachable; using the Secrets Manager API");
+                }
+                Err(Fallback::No(e)) => return Err(e),
+                Ok(value) => return Ok(value),
+            }
+        }
+        self.from_api().await
+    }
+
+    async fn from_extension(&self, http: &reqwest::Client, port: u16) -> Result<SecretString, Fallback> {
+        // The extension authenticates callers with the function's session token.
+        let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
+        let answer = http
+            .get(format!("http://localhost:{port}/secretsmanager/get"))
+            .query(&[("secretId", &self.secret_id)])
+            .header("X-Aws-Parameters-Secrets-Token", token)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| Fallback::ToApi(without_url(e)))?;
+        let status = answer.status();
+        if !status.is_success() {
+            return Err(Fallback::No(self.unavailable(format!(
+                "the secrets extension answered HTTP {}",
+                status.as_u16()
+            ))));
+        }
+        let body: ExtensionAnswer = answer
+            .json()
+            .await
+            .map_err(|_| Fallback::No(self.unavailable("the secrets extension answered malformed JSON")))?;
+        body.secret_string
+            .ok_or_else(|| Fallback::No(self.unavailable("the secret has no SecretString (binary secrets are not supported)")))
+    }
+
+    async fn from_api(&self) -> Result<SecretString> {
+        let client = self
+            .sdk
+            .get_or_init(|| async {
+                let config = aws_config::load_from_env().await;
+                aws_sdk_secretsmanager::Client::new(&config)
+            })
+            .await;
+        let out = client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+                let e = e.into_service_error();
+                self.unavailable(format!(
+                    "{}: {}",
+                    e.code().unwrap_or("error"),
+                    e.message().unwrap_or("no message")
+                ))
+            })?;
+        out.secret_string
+            .map(SecretString::new)
+            .ok_or_else(|| self.unavailable("the secret has no SecretString (binary secrets are not supported)"))
+    }
+
+    fn unavailable(&self, reason: impl Into<String>) -> Error {
+        Error::SecretUnavailable {
+            secret_id: self.secret_id.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+enum Fallback {
+    ToApi(String),
+    No(Error),
+}
+
+fn without_url(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
