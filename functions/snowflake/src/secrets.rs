@@ -55,6 +55,16 @@ impl SecretSource {
         })
     }
 
+    /// A Secrets Manager secret read through the extension on a given port (the API stays the
+    /// fallback when nothing listens there).
+    pub fn aws_via_extension(secret_id: impl Into<String>, port: u16) -> Self {
+        Self::Aws(AwsSecret {
+            secret_id: secret_id.into(),
+            extension_port: Some(port),
+            sdk: OnceCell::new(),
+        })
+    }
+
     pub(crate) async fn fetch(&self, http: &reqwest::Client) -> Result<SecretString> {
         match self {
             SecretSource::Inline(json) => Ok(json.clone()),

@@ -1,0 +1,126 @@
+//! Starts the Snowflake SQL API emulator (tests/emulator) on a free loopback port and stops it when
+//! dropped. Its stdin stays open while the test runs, so it also exits if the test process dies.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use url::Url;
+
+pub struct Emulator {
+    child: Child,
+    base: Url,
+    http: reqwest::Client,
+}
+
+/// A fault the emulator injects, in its admin API's JSON form.
+pub struct Fault(pub Value);
+
+impl Fault {
+    /// Answer `status` on the next `times` calls of kind `on` ("submit", "poll", "cancel", "any").
+    pub fn status(on: &str, status: u16, times: u32) -> Self {
+        Self(json!({"on": on, "action": "status", "status": status, "times": times}))
+    }
+    /// Close the connection without answering.
+    pub fn drop_connection(on: &str, times: u32) -> Self {
+        Self(json!({"on": on, "action": "drop", "times": times}))
+    }
+    /// Run the statement, then answer `status` instead of its result.
+    pub fn status_after_execute(status: u16) -> Self {
+        Self(json!({"on": "submit", "action": "status_after_execute", "status": status, "times": 1}))
+    }
+    /// Run the statement, then close the connection instead of answering.
+    pub fn drop_after_execute() -> Self {
+        Self(json!({"on": "submit", "action": "drop_after_execute", "times": 1}))
+    }
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let root = crate::repo_root();
+        let mut child = Command::new(crate::python())
+            .args(["-m", "snowflake_emulator", "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
+            .current_dir(root.join("tests/emulator"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("EMULATOR_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .expect("start the Snowflake emulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the emulator's LISTENING line");
+        let url = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("the emulator did not start: {line:?}"));
+        Self {
+            child,
+            base: Url::parse(url).unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The base URL to give the client (`ClientConfig::base_url`).
+    pub fn url(&self) -> Url {
+        self.base.clone()
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, self.base.join(path).unwrap());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("emulator admin call");
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+
+    /// Registers a user with up to two public keys (RSA_PUBLIC_KEY, RSA_PUBLIC_KEY_2).
+    pub async fn register_user(&self, account: &str, user: &str, public_keys: &[&str]) -> Value {
+        self.admin(reqwest::Method::POST, "_emulator/users", Some(json!({"account": account, "user": user, "public_keys": public_keys})))
+            .await
+    }
+
+    /// Runs SQL directly (fixtures, assertions); returns the rows as JSON values.
+    pub async fn sql(&self, statement: &str) -> Vec<Vec<Value>> {
+        let v = self.admin(reqwest::Method::POST, "_emulator/sql", Some(json!({"statement": statement}))).await;
+        serde_json::from_value(v["rows"].clone()).unwrap_or_default()
+    }
+
+    pub async fn configure(&self, config: Value) -> Value {
+        self.admin(reqwest::Method::POST, "_emulator/config", Some(config)).await
+    }
+
+    pub async fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        let faults: Vec<Value> = faults.into_iter().map(|f| f.0).collect();
+        self.admin(reqwest::Method::POST, "_emulator/faults", Some(json!({"faults": faults}))).await;
+    }
+
+    /// Statements that really ran (never a de-duplicated re-send), and every HTTP request.
+    pub async fn log(&self) -> Value {
+        self.admin(reqwest::Method::GET, "_emulator/log", None).await
+    }
+
+    /// How many times a statement containing `text` ran.
+    pub async fn executions_of(&self, text: &str) -> usize {
+        self.log().await["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["statement"].as_str().is_some_and(|s| s.contains(text)))
+            .count()
+    }
+
+    pub async fn warehouses(&self) -> Value {
+        self.admin(reqwest::Method::GET, "_emulator/warehouses", None).await["warehouses"].clone()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
