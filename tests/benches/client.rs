@@ -1,0 +1,108 @@
+//! Figures for the shared Snowflake crate: JWT signing and reuse, and the client's own overhead per
+//! statement against the local emulator (client round trip minus a bare HTTP round trip with the
+//! same token and body). Run with `cargo bench -p postetl-tests --bench client`.
+
+use postetl_tests::{Emulator, TestKey};
+use snowflake::{Client, ClientConfig, JwtIssuer, PrivateKey, SecretSource, Statement};
+use std::time::{Duration, Instant, SystemTime};
+
+fn per_op<F: FnMut()>(n: u32, mut f: F) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    start.elapsed() / n
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let key = TestKey::generate();
+
+    let parse = per_op(50, || {
+        PrivateKey::from_pem(&key.private_pem, None).unwrap();
+    });
+    println!("key.parse           {:>10.3} ms per PKCS#8 key (50 runs)", parse.as_secs_f64() * 1e3);
+    let encrypted = key.encrypted_pem("bench");
+    let pass = snowflake::SecretString::new("bench");
+    let parse_enc = per_op(10, || {
+        PrivateKey::from_pem(&encrypted, Some(&pass)).unwrap();
+    });
+    println!("key.parse.encrypted {:>10.3} ms per des3 PBES2 key (10 runs)", parse_enc.as_secs_f64() * 1e3);
+
+    let issuer = JwtIssuer::new(
+        "xy12345.us-east-2.aws",
+        "svc_postetl",
+        PrivateKey::from_pem(&key.private_pem, None).unwrap(),
+        Duration::from_secs(3540),
+    )
+    .unwrap();
+    let sign = per_op(500, || {
+        issuer.issue(SystemTime::now()).unwrap();
+    });
+    println!("jwt.issue           {:>10.3} ms per new token (500 runs)", sign.as_secs_f64() * 1e3);
+
+    runtime.block_on(async {
+        let emulator = Emulator::start();
+        emulator.register_user("XY12345", "SVC_POSTETL", &[&key.public_pem]).await;
+        emulator
+            .sql("CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC; CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH")
+            .await;
+        let secret = key.secret_json("xy12345.us-east-2.aws", "svc_postetl", None);
+        let config = ClientConfig { base_url: Some(emulator.url()), ..ClientConfig::default() };
+        let client = Client::new(SecretSource::Inline(secret), config).unwrap();
+
+        let start = Instant::now();
+        let n = 20_000;
+        for _ in 0..n {
+            client.connection().await.unwrap();
+        }
+        println!("jwt.reuse           {:>10.3} µs per cached-token lookup ({n} runs)", start.elapsed().as_secs_f64() * 1e6 / n as f64);
+
+        let budget = Duration::from_secs(30);
+        let statement = Statement::new("SELECT 1");
+        for _ in 0..20 {
+            client.query(&statement, budget).await.unwrap();
+        }
+        let runs = 300;
+        let mut with_client = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            client.query(&Statement::new("SELECT 1"), budget).await.unwrap();
+            with_client.push(t.elapsed());
+        }
+
+        let http = reqwest::Client::new();
+        let token = issuer.issue(SystemTime::now()).unwrap();
+        let url = emulator.url().join("api/v2/statements").unwrap();
+        let body = serde_json::json!({"statement": "SELECT 1", "timeout": 0, "database": "ANALYTICS",
+            "schema": "PUBLIC", "warehouse": "POSTETL_WH", "role": "POSTETL"});
+        let mut bare = Vec::with_capacity(runs);
+        for i in 0..runs + 20 {
+            let t = Instant::now();
+            let response = http
+                .post(url.clone())
+                .query(&[("requestId", uuid::Uuid::new_v4().to_string())])
+                .bearer_auth(token.token.expose())
+                .header("User-Agent", "bench")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success());
+            let _: serde_json::Value = response.json().await.unwrap();
+            if i >= 20 {
+                bare.push(t.elapsed());
+            }
+        }
+        let (c50, c99) = (percentile(&mut with_client, 0.5), percentile(&mut with_client, 0.99));
+        let (b50, b99) = (percentile(&mut bare, 0.5), percentile(&mut bare, 0.99));
+        println!("statement.client    {:>10.3} ms p50, {:.3} ms p99 ({runs} x SELECT 1 through Client::query)", c50.as_secs_f64() * 1e3, c99.as_secs_f64() * 1e3);
+        println!("statement.bare      {:>10.3} ms p50, {:.3} ms p99 (same request with bare reqwest)", b50.as_secs_f64() * 1e3, b99.as_secs_f64() * 1e3);
+        println!("statement.overhead  {:>10.3} ms p50 (client minus bare)", (c50.as_secs_f64() - b50.as_secs_f64()) * 1e3);
+    });
+}
