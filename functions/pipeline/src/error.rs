@@ -1,0 +1,88 @@
+//! What a step can fail with. `name()` is the Lambda `errorType` the state machine matches; Retry
+//! on the transient names only (`StepError::is_transient`), never on input, config or SQL errors.
+
+use crate::config::ConfigError;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The input is not a Glue event, a manual input, or the step's own input shape.
+    #[error("malformed input: {0}")]
+    Malformed(String),
+    #[error("no pipeline named {0:?} in the config")]
+    UnknownPipeline(String),
+    #[error("no pipeline is triggered by Glue job {0:?}")]
+    UnknownJob(String),
+    /// A Glue event whose run did not succeed: nothing to bring up to date.
+    #[error("Glue job {job:?} run {run_id:?} ended {state}, not SUCCEEDED")]
+    NotSucceeded { job: String, run_id: String, state: String },
+    /// The plan names a table, merge or mart that the config does not have (config changed mid-run?).
+    #[error("pipeline {pipeline:?} has no {kind} named {name:?}")]
+    UnknownItem { pipeline: String, kind: &'static str, name: String },
+    #[error(transparent)]
+    Config(Arc<ConfigError>),
+    #[error("environment: {0}")]
+    Environment(String),
+    /// A Glue API call failed in a way that may pass (throttling, 5xx, network).
+    #[error("Glue unavailable: {0}")]
+    GlueUnavailable(String),
+    /// The Glue database or table does not exist, or has no Iceberg metadata location.
+    #[error("Glue: {0}")]
+    GlueNotFound(String),
+    /// The table's metadata file is not under the configured external volume base location.
+    #[error("metadata location {location:?} is not under the base location {base:?}")]
+    OutsideBaseLocation { location: String, base: String },
+    #[error(transparent)]
+    Snowflake(#[from] snowflake::Error),
+}
+
+impl StepError {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepError::Malformed(_) => "Input.Malformed",
+            StepError::UnknownPipeline(_) => "Input.UnknownPipeline",
+            StepError::UnknownJob(_) => "Input.UnknownJob",
+            StepError::NotSucceeded { .. } => "Input.NotSucceeded",
+            StepError::UnknownItem { .. } => "Input.UnknownItem",
+            StepError::Config(_) => "Config.Invalid",
+            StepError::Environment(_) => "Config.Environment",
+            StepError::GlueUnavailable(_) => "Glue.Unavailable",
+            StepError::GlueNotFound(_) => "Glue.NotFound",
+            StepError::OutsideBaseLocation { .. } => "Iceberg.OutsideBaseLocation",
+            StepError::Snowflake(e) => e.name(),
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StepError::GlueUnavailable(_) => true,
+            StepError::Snowflake(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// Every name a step can raise, for the state machine's Retry/Catch and its tests.
+pub fn error_names() -> Vec<&'static str> {
+    let mut names = vec![
+        "Input.Malformed",
+        "Input.UnknownPipeline",
+        "Input.UnknownJob",
+        "Input.NotSucceeded",
+        "Input.UnknownItem",
+        "Config.Invalid",
+        "Config.Environment",
+        "Glue.Unavailable",
+        "Glue.NotFound",
+        "Iceberg.OutsideBaseLocation",
+    ];
+    names.extend_from_slice(snowflake::ERROR_NAMES);
+    names
+}
+
+impl From<StepError> for lambda_runtime::Diagnostic {
+    fn from(e: StepError) -> Self {
+        tracing::error!(error_type = e.name(), error = %e, "step failed");
+        lambda_runtime::Diagnostic { error_type: e.name().to_string(), error_message: e.to_string() }
+    }
+}

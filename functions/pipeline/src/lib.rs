@@ -1,0 +1,11 @@
+//! What the postetl step Lambdas share: the pipeline config, the step contracts, the error names
+//! the state machine matches, and the Lambda bootstrap.
+
+pub mod config;
+mod error;
+pub mod runtime;
+pub mod steps;
+
+pub use config::Config;
+pub use error::{StepError, error_names};
+pub use runtime::{Env, Step, serve};

@@ -1,0 +1,166 @@
+//! What every step Lambda shares: tracing set-up, the config and Snowflake client built once per
+//! cold start, the time budget of an invocation, and how statements are tagged and identified.
+
+use crate::config::{Config, Pipeline};
+use crate::error::StepError;
+use crate::steps::Run;
+use snowflake::{Client, ClientConfig, Outcome, ResultSet, SecretSource, Statement, Wait, derive_request_id};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Where the config is read from unless `POSTETL_CONFIG` says otherwise: the config layer.
+pub const DEFAULT_CONFIG_PATH: &str = "/opt/postetl/pipelines.toml";
+
+/// JSON logs on Lambda (CloudWatch parses them), readable text elsewhere. `RUST_LOG` filters.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().with_current_span(false).without_time().init();
+    } else {
+        builder.with_writer(std::io::stderr).init();
+    }
+}
+
+/// Built once per process and shared by every invocation.
+#[derive(Clone)]
+pub struct Env {
+    config: Result<Arc<Config>, Arc<crate::config::ConfigError>>,
+    pub snowflake: Client,
+}
+
+impl Env {
+    /// From the environment: `POSTETL_CONFIG` (path of the pipeline config), `POSTETL_SECRET_ID`
+    /// (name or ARN of the Snowflake secret; the secret itself never passes through the
+    /// environment), optional `SNOWFLAKE_BASE_URL` and `SNOWFLAKE_PRIVATE_LINK=true`.
+    ///
+    /// An invalid config does not stop the process: each invocation then fails with
+    /// `Config.Invalid`, a name the state machine can catch, instead of an opaque init failure.
+    pub fn from_env() -> Result<Self, StepError> {
+        let path = std::env::var_os("POSTETL_CONFIG").map(PathBuf::from).unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
+        let config = Config::load(&path).map(Arc::new).map_err(Arc::new);
+        if let Err(e) = &config {
+            tracing::error!(error = %e, "the pipeline config is invalid");
+        }
+        let secret_id = std::env::var("POSTETL_SECRET_ID")
+            .map_err(|_| StepError::Environment("POSTETL_SECRET_ID is not set".into()))?;
+        let mut client = ClientConfig::default();
+        if let Ok(url) = std::env::var("SNOWFLAKE_BASE_URL") {
+            client.base_url = Some(
+                url.parse().map_err(|e| StepError::Environment(format!("SNOWFLAKE_BASE_URL {url:?}: {e}")))?,
+            );
+        }
+        client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
+        let snowflake = Client::new(SecretSource::aws(secret_id), client)?;
+        Ok(Self { config, snowflake })
+    }
+
+    /// For tests and local tools that hold a config and a client already.
+    pub fn new(config: Config, snowflake: Client) -> Self {
+        Self { config: Ok(Arc::new(config)), snowflake }
+    }
+
+    pub fn config(&self) -> Result<&Config, StepError> {
+        self.config.as_deref().map_err(|e| StepError::Config(e.clone()))
+    }
+
+    /// The context for one invocation of `step` in `run`.
+    pub fn step<'a>(&'a self, run: &'a Run, step: &'static str, deadline: SystemTime) -> Result<Step<'a>, StepError> {
+        let pipeline =
+            self.config()?.pipeline(&run.pipeline).ok_or_else(|| StepError::UnknownPipeline(run.pipeline.clone()))?;
+        Ok(Step { env: self, run, step, pipeline, budget: budget(deadline) })
+    }
+}
+
+/// How long an invocation may wait on Snowflake: the Lambda's remaining time less a margin to
+/// answer. A context without a deadline (tests) gets 60 s.
+pub fn budget(deadline: SystemTime) -> Duration {
+    const MARGIN: Duration = Duration::from_secs(5);
+    if deadline == SystemTime::UNIX_EPOCH {
+        return Duration::from_secs(60);
+    }
+    deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(MARGIN)
+        .max(Duration::from_secs(1))
+}
+
+/// One invocation of one step.
+pub struct Step<'a> {
+    pub env: &'a Env,
+    pub run: &'a Run,
+    pub step: &'static str,
+    pub pipeline: &'a Pipeline,
+    pub budget: Duration,
+}
+
+impl Step<'_> {
+    /// A statement tagged with pipeline, execution and step, whose request id derives from the
+    /// run, step, item and position: a retried invocation or a replayed event sends the same id,
+    /// and Snowflake returns the earlier run instead of running it again.
+    pub fn statement(&self, sql: impl Into<String>, item: &str, index: usize) -> Statement {
+        let tag = serde_json::json!({
+            "app": "postetl", "pipeline": self.run.pipeline, "execution": self.run.execution,
+            "step": self.step, "item": item,
+        });
+        Statement::new(sql)
+            .request_id(derive_request_id(&[&self.run.run_key, self.step, item, &index.to_string()]))
+            .query_tag(tag.to_string())
+            .warehouse(self.pipeline.warehouse.as_str())
+            .timeout(self.pipeline.statement_timeout)
+    }
+
+    /// Runs a statement that only reads; dry runs run it too.
+    pub async fn read(&self, statement: &Statement) -> Result<ResultSet, StepError> {
+        tracing::info!(step = self.step, sql = statement.sql(), "query");
+        Ok(self.env.snowflake.query(statement, self.budget).await?)
+    }
+
+    /// Runs a statement that changes something, waiting within the budget and handing the handle
+    /// back after it. A dry run logs it and returns `None`.
+    pub async fn change(&self, statement: &Statement) -> Result<Option<Outcome>, StepError> {
+        if self.run.dry_run {
+            tracing::info!(step = self.step, sql = statement.sql(), "dry run: not running");
+            return Ok(None);
+        }
+        tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
+        Ok(Some(self.env.snowflake.execute(statement, Wait::hand_back_after(self.budget)).await?))
+    }
+
+    /// Like `change`, but waits to the end of the budget and cancels rather than hand back: for
+    /// short statements whose result the step needs now.
+    pub async fn change_now(&self, statement: &Statement) -> Result<Option<ResultSet>, StepError> {
+        if self.run.dry_run {
+            tracing::info!(step = self.step, sql = statement.sql(), "dry run: not running");
+            return Ok(None);
+        }
+        tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
+        Ok(Some(self.env.snowflake.query(statement, self.budget).await?))
+    }
+
+    /// Waits again for a statement handed back by an earlier invocation.
+    pub async fn resume(&self, handle: &str) -> Result<Outcome, StepError> {
+        Ok(self.env.snowflake.resume(handle, Wait::hand_back_after(self.budget)).await?)
+    }
+}
+
+/// Runs a step's handler under the Lambda runtime, with the shared environment built once.
+pub async fn serve<I, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: serde::de::DeserializeOwned + Send + 'static,
+    O: serde::Serialize + Send + 'static,
+    F: Fn(Env, lambda_runtime::LambdaEvent<I>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<O, StepError>> + Send,
+{
+    init_tracing();
+    let env = Env::from_env()?;
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        let env = env.clone();
+        async move { handler(env, event).await }
+    }))
+    .await
+}
