@@ -20,19 +20,28 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let key = TestKey::generate();
 
     let parse = per_op(50, || {
         PrivateKey::from_pem(&key.private_pem, None).unwrap();
     });
-    println!("key.parse           {:>10.3} ms per PKCS#8 key (50 runs)", parse.as_secs_f64() * 1e3);
+    println!(
+        "key.parse           {:>10.3} ms per PKCS#8 key (50 runs)",
+        parse.as_secs_f64() * 1e3
+    );
     let encrypted = key.encrypted_pem("bench");
     let pass = snowflake::SecretString::new("bench");
     let parse_enc = per_op(10, || {
         PrivateKey::from_pem(&encrypted, Some(&pass)).unwrap();
     });
-    println!("key.parse.encrypted {:>10.3} ms per des3 PBES2 key (10 runs)", parse_enc.as_secs_f64() * 1e3);
+    println!(
+        "key.parse.encrypted {:>10.3} ms per des3 PBES2 key (10 runs)",
+        parse_enc.as_secs_f64() * 1e3
+    );
 
     let issuer = JwtIssuer::new(
         "xy12345.us-east-2.aws",
@@ -44,7 +53,10 @@ fn main() {
     let sign = per_op(500, || {
         issuer.issue(SystemTime::now()).unwrap();
     });
-    println!("jwt.issue           {:>10.3} ms per new token (500 runs)", sign.as_secs_f64() * 1e3);
+    println!(
+        "jwt.issue           {:>10.3} ms per new token (500 runs)",
+        sign.as_secs_f64() * 1e3
+    );
 
     runtime.block_on(async {
         let emulator = Emulator::start();

@@ -18,7 +18,12 @@ struct Run {
 }
 
 impl Run {
-    async fn step(&self, name: &str, sql: &str, binds: Vec<Binding>) -> snowflake::Result<snowflake::ResultSet> {
+    async fn step(
+        &self,
+        name: &str,
+        sql: &str,
+        binds: Vec<Binding>,
+    ) -> snowflake::Result<snowflake::ResultSet> {
         let t = Instant::now();
         print!("  {name:<28}");
         let mut statement = Statement::new(sql)
@@ -29,8 +34,16 @@ impl Run {
         }
         let result = self.client.query(&statement, BUDGET).await;
         match &result {
-            Ok(r) => println!("ok   {:>6.0} ms  {}", t.elapsed().as_secs_f64() * 1e3, describe(r)),
-            Err(e) => println!("FAIL {:>6.0} ms  {} {e}", t.elapsed().as_secs_f64() * 1e3, e.name()),
+            Ok(r) => println!(
+                "ok   {:>6.0} ms  {}",
+                t.elapsed().as_secs_f64() * 1e3,
+                describe(r)
+            ),
+            Err(e) => println!(
+                "FAIL {:>6.0} ms  {} {e}",
+                t.elapsed().as_secs_f64() * 1e3,
+                e.name()
+            ),
         }
         result
     }
@@ -39,7 +52,10 @@ impl Run {
 fn describe(r: &snowflake::ResultSet) -> String {
     let s = r.stats;
     if s.num_rows_inserted + s.num_rows_updated + s.num_rows_deleted > 0 {
-        format!("{} inserted, {} updated, {} deleted", s.num_rows_inserted, s.num_rows_updated, s.num_rows_deleted)
+        format!(
+            "{} inserted, {} updated, {} deleted",
+            s.num_rows_inserted, s.num_rows_updated, s.num_rows_deleted
+        )
     } else {
         format!("{} row(s)", r.len())
     }
@@ -51,7 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("[setup] starting the Snowflake SQL API emulator and generating a key pair");
     let emulator = Emulator::start();
     let key = TestKey::generate();
-    emulator.register_user("XY12345", "SVC_POSTETL", &[&key.public_pem]).await;
+    emulator
+        .register_user("XY12345", "SVC_POSTETL", &[&key.public_pem])
+        .await;
     emulator
         .sql(
             "CREATE DATABASE ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC; CREATE SCHEMA ANALYTICS.RAW;
@@ -65,7 +83,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await;
     let secret = key.secret_json("xy12345.us-east-2.aws", "svc_postetl", None);
-    let config = ClientConfig { base_url: Some(emulator.url()), ..ClientConfig::default() };
+    let config = ClientConfig {
+        base_url: Some(emulator.url()),
+        ..ClientConfig::default()
+    };
     let run = Run {
         client: Client::new(SecretSource::Inline(secret), config)?,
         execution: format!("demo-{}", std::process::id()),
@@ -75,7 +96,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let source = ObjectName::parse("ANALYTICS.RAW.ORDERS_CHANGES")?;
 
     println!("[run] execution {}", run.execution);
-    run.step("resume warehouse", "ALTER WAREHOUSE POSTETL_WH RESUME IF SUSPENDED", vec![]).await?;
+    run.step(
+        "resume warehouse",
+        "ALTER WAREHOUSE POSTETL_WH RESUME IF SUSPENDED",
+        vec![],
+    )
+    .await?;
     let merged = run
         .step(
             "merge orders",
@@ -89,7 +115,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     let nulls = run
-        .step("check: no null amounts", &format!("SELECT COUNT(*) FROM {target} WHERE AMOUNT IS NULL"), vec![])
+        .step(
+            "check: no null amounts",
+            &format!("SELECT COUNT(*) FROM {target} WHERE AMOUNT IS NULL"),
+            vec![],
+        )
         .await?;
     let dups = run
         .step(
@@ -99,17 +129,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     let shipped = run
-        .step("check: order 2 shipped", &format!("SELECT STATUS FROM {target} WHERE ORDER_ID = ?"), vec![Binding::fixed(2)])
+        .step(
+            "check: order 2 shipped",
+            &format!("SELECT STATUS FROM {target} WHERE ORDER_ID = ?"),
+            vec![Binding::fixed(2)],
+        )
         .await?;
-    run.step("suspend warehouse", "ALTER WAREHOUSE POSTETL_WH SUSPEND", vec![]).await?;
+    run.step(
+        "suspend warehouse",
+        "ALTER WAREHOUSE POSTETL_WH SUSPEND",
+        vec![],
+    )
+    .await?;
 
-    let failed = [&nulls, &dups].iter().filter(|r| r.row(0).and_then(|r| r.get_i64(0).ok().flatten()) != Some(0)).count();
+    let failed = [&nulls, &dups]
+        .iter()
+        .filter(|r| r.row(0).and_then(|r| r.get_i64(0).ok().flatten()) != Some(0))
+        .count();
     let warehouses = emulator.warehouses().await;
     let wh = &warehouses[0];
     println!("\n[summary]");
-    println!("  rows merged        {} inserted, {} updated", merged.stats.num_rows_inserted, merged.stats.num_rows_updated);
-    println!("  quality checks     {} passed, {failed} failed", 2 - failed);
-    println!("  order 2 status     {}", shipped.row(0).and_then(|r| r.get_str(0).ok().flatten()).unwrap_or("?"));
+    println!(
+        "  rows merged        {} inserted, {} updated",
+        merged.stats.num_rows_inserted, merged.stats.num_rows_updated
+    );
+    println!(
+        "  quality checks     {} passed, {failed} failed",
+        2 - failed
+    );
+    println!(
+        "  order 2 status     {}",
+        shipped
+            .row(0)
+            .and_then(|r| r.get_str(0).ok().flatten())
+            .unwrap_or("?")
+    );
     println!(
         "  warehouse          {} now {}, ran {:.1} s, billed {:.0} s",
         wh["name"].as_str().unwrap_or("?"),
@@ -117,7 +171,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         wh["running_seconds"].as_f64().unwrap_or(0.0),
         wh["billed_seconds"].as_f64().unwrap_or(0.0)
     );
-    println!("  wall time          {:.2} s", run.started.elapsed().as_secs_f64());
+    println!(
+        "  wall time          {:.2} s",
+        run.started.elapsed().as_secs_f64()
+    );
     if failed > 0 {
         return Err("data-quality checks failed".into());
     }

@@ -26,7 +26,9 @@ impl Fault {
     }
     /// Run the statement, then answer `status` instead of its result.
     pub fn status_after_execute(status: u16) -> Self {
-        Self(json!({"on": "submit", "action": "status_after_execute", "status": status, "times": 1}))
+        Self(
+            json!({"on": "submit", "action": "status_after_execute", "status": status, "times": 1}),
+        )
     }
     /// Run the statement, then close the connection instead of answering.
     pub fn drop_after_execute() -> Self {
@@ -38,11 +40,23 @@ impl Emulator {
     pub fn start() -> Self {
         let root = crate::repo_root();
         let mut child = Command::new(crate::python())
-            .args(["-m", "snowflake_emulator", "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
+            .args([
+                "-m",
+                "snowflake_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--exit-on-stdin-eof",
+            ])
             .current_dir(root.join("tests/emulator"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("EMULATOR_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if std::env::var_os("EMULATOR_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start the Snowflake emulator");
         let mut line = String::new();
@@ -79,28 +93,50 @@ impl Emulator {
 
     /// Registers a user with up to two public keys (RSA_PUBLIC_KEY, RSA_PUBLIC_KEY_2).
     pub async fn register_user(&self, account: &str, user: &str, public_keys: &[&str]) -> Value {
-        self.admin(reqwest::Method::POST, "_emulator/users", Some(json!({"account": account, "user": user, "public_keys": public_keys})))
-            .await
+        self.admin(
+            reqwest::Method::POST,
+            "_emulator/users",
+            Some(json!({"account": account, "user": user, "public_keys": public_keys})),
+        )
+        .await
     }
 
     /// Runs SQL directly (fixtures, assertions); returns the rows as JSON values.
     pub async fn sql(&self, statement: &str) -> Vec<Vec<Value>> {
-        let v = self.admin(reqwest::Method::POST, "_emulator/sql", Some(json!({"statement": statement}))).await;
+        let v = self
+            .admin(
+                reqwest::Method::POST,
+                "_emulator/sql",
+                Some(json!({"statement": statement})),
+            )
+            .await;
         serde_json::from_value(v["rows"].clone()).unwrap_or_default()
     }
 
     pub async fn configure(&self, config: Value) -> Value {
-        self.admin(reqwest::Method::POST, "_emulator/config", Some(config)).await
+        self.admin(reqwest::Method::POST, "_emulator/config", Some(config))
+            .await
     }
 
     pub async fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         let faults: Vec<Value> = faults.into_iter().map(|f| f.0).collect();
-        self.admin(reqwest::Method::POST, "_emulator/faults", Some(json!({"faults": faults}))).await;
+        self.admin(
+            reqwest::Method::POST,
+            "_emulator/faults",
+            Some(json!({"faults": faults})),
+        )
+        .await;
+    }
+
+    pub async fn clear_faults(&self) {
+        self.admin(reqwest::Method::DELETE, "_emulator/faults", None)
+            .await;
     }
 
     /// Statements that really ran (never a de-duplicated re-send), and every HTTP request.
     pub async fn log(&self) -> Value {
-        self.admin(reqwest::Method::GET, "_emulator/log", None).await
+        self.admin(reqwest::Method::GET, "_emulator/log", None)
+            .await
     }
 
     /// How many times a statement containing `text` ran.
@@ -114,7 +150,9 @@ impl Emulator {
     }
 
     pub async fn warehouses(&self) -> Value {
-        self.admin(reqwest::Method::GET, "_emulator/warehouses", None).await["warehouses"].clone()
+        self.admin(reqwest::Method::GET, "_emulator/warehouses", None)
+            .await["warehouses"]
+            .clone()
     }
 }
 

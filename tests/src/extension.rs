@@ -45,17 +45,32 @@ impl SecretsExtension {
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
                     }
-                    has_token_header |= line.to_ascii_lowercase().starts_with("x-aws-parameters-secrets-token:");
+                    has_token_header |= line
+                        .to_ascii_lowercase()
+                        .starts_with("x-aws-parameters-secrets-token:");
                 }
-                let wanted = format!("GET /secretsmanager/get?secretId={} ", shared.secret_id.replace('/', "%2F"));
+                let wanted = format!(
+                    "GET /secretsmanager/get?secretId={} ",
+                    shared.secret_id.replace('/', "%2F")
+                );
                 let (status, body) = if !has_token_header {
-                    ("401 Unauthorized", r#"{"message": "missing token"}"#.to_string())
+                    (
+                        "401 Unauthorized",
+                        r#"{"message": "missing token"}"#.to_string(),
+                    )
                 } else if !request_line.starts_with(&wanted) {
-                    ("400 Bad Request", r#"{"message": "unknown secret"}"#.to_string())
+                    (
+                        "400 Bad Request",
+                        r#"{"message": "unknown secret"}"#.to_string(),
+                    )
                 } else {
                     shared.reads.fetch_add(1, Ordering::SeqCst);
                     let value = shared.value.lock().unwrap().clone();
-                    ("200 OK", serde_json::json!({"Name": shared.secret_id, "SecretString": value}).to_string())
+                    (
+                        "200 OK",
+                        serde_json::json!({"Name": shared.secret_id, "SecretString": value})
+                            .to_string(),
+                    )
                 };
                 let _ = write!(
                     stream,

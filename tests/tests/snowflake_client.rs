@@ -38,7 +38,9 @@ fn fast_config(emulator: &Emulator) -> ClientConfig {
 
 async fn emulator_with_user() -> Emulator {
     let emulator = Emulator::start();
-    emulator.register_user("XY12345", "SVC_POSTETL", &[&key().public_pem]).await;
+    emulator
+        .register_user("XY12345", "SVC_POSTETL", &[&key().public_pem])
+        .await;
     emulator
         .sql(
             "CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC; \
@@ -48,14 +50,14 @@ async fn emulator_with_user() -> Emulator {
     emulator
 }
 
-fn client(emulator: &Emulator) -> Client {
+fn new_client(emulator: &Emulator) -> Client {
     let secret = key().secret_json(ACCOUNT, USER, None);
     Client::new(SecretSource::Inline(secret), fast_config(emulator)).unwrap()
 }
 
 async fn setup() -> (Emulator, Client) {
     let emulator = emulator_with_user().await;
-    let client = client(&emulator);
+    let client = new_client(&emulator);
     (emulator, client)
 }
 
@@ -66,7 +68,7 @@ async fn runs_sql_and_converts_every_type() {
         .query(
             &Statement::new(
                 "CREATE TABLE orders (id INTEGER, amount DECIMAL(10,2), note VARCHAR, paid BOOLEAN, \
-                 day DATE, at TIMESTAMP, ratio DOUBLE)",
+                 day DATE, seen_at TIMESTAMP, ratio DOUBLE)",
             ),
             LONG,
         )
@@ -86,14 +88,31 @@ async fn runs_sql_and_converts_every_type() {
         .unwrap();
     assert_eq!(rows.len(), 2);
     let kinds: Vec<&str> = rows.columns.iter().map(|c| c.kind.as_str()).collect();
-    assert_eq!(kinds, ["fixed", "fixed", "text", "boolean", "date", "timestamp_ntz", "real"]);
+    assert_eq!(
+        kinds,
+        [
+            "fixed",
+            "fixed",
+            "text",
+            "boolean",
+            "date",
+            "timestamp_ntz",
+            "real"
+        ]
+    );
     let first = rows.row(0).unwrap();
     assert_eq!(first.get_i64("ID").unwrap(), Some(1));
     assert_eq!(first.get_str("amount").unwrap(), Some("12.50"));
     assert_eq!(first.get_str("note").unwrap(), Some("it's; -- fine"));
     assert_eq!(first.get_bool("paid").unwrap(), Some(true));
-    assert_eq!(first.get_date("day").unwrap().unwrap().to_string(), "2024-01-01");
-    assert_eq!(first.get_timestamp("at").unwrap().unwrap().to_string(), "2024-01-01 10:00:00.500");
+    assert_eq!(
+        first.get_date("day").unwrap().unwrap().to_string(),
+        "2024-01-01"
+    );
+    assert_eq!(
+        first.get_timestamp("seen_at").unwrap().unwrap().to_string(),
+        "2024-01-01 10:00:00.500"
+    );
     assert_eq!(first.get_f64("ratio").unwrap(), Some(0.25));
     let second = rows.row(1).unwrap();
     assert_eq!(second.get_str("note").unwrap(), None);
@@ -101,7 +120,12 @@ async fn runs_sql_and_converts_every_type() {
 
     // The statement ran as the secret's user, in its warehouse, and resumed it (auto-resume).
     let log = emulator.log().await;
-    let last = log["executions"].as_array().unwrap().last().unwrap().clone();
+    let last = log["executions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["user"], "SVC_POSTETL");
     assert_eq!(last["warehouse"], "POSTETL_WH");
     let warehouses = emulator.warehouses().await;
@@ -114,12 +138,21 @@ async fn encrypted_key_with_its_passphrase_authenticates() {
     let encrypted = key().encrypted_pem("correct horse");
     let secret = key().secret_json(ACCOUNT, USER, Some(("correct horse", &encrypted)));
     let client = Client::new(SecretSource::Inline(secret), fast_config(&emulator)).unwrap();
-    let rows = client.query(&Statement::new("SELECT CURRENT_USER()"), LONG).await.unwrap();
-    assert_eq!(rows.row(0).unwrap().get_str(0).unwrap(), Some("SVC_POSTETL"));
+    let rows = client
+        .query(&Statement::new("SELECT CURRENT_USER()"), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.row(0).unwrap().get_str(0).unwrap(),
+        Some("SVC_POSTETL")
+    );
 
     let wrong = key().secret_json(ACCOUNT, USER, Some(("battery staple", &encrypted)));
     let client = Client::new(SecretSource::Inline(wrong), fast_config(&emulator)).unwrap();
-    let err = client.query(&Statement::new("SELECT 1"), LONG).await.unwrap_err();
+    let err = client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap_err();
     assert_eq!(err.name(), "Snowflake.WrongPassphrase");
     assert!(!format!("{err} {err:?}").contains("battery"));
 }
@@ -130,7 +163,10 @@ async fn a_key_snowflake_does_not_know_is_unauthorized() {
     let other = TestKey::generate();
     let secret = other.secret_json(ACCOUNT, USER, None);
     let client = Client::new(SecretSource::Inline(secret), fast_config(&emulator)).unwrap();
-    let err = client.query(&Statement::new("SELECT 1"), LONG).await.unwrap_err();
+    let err = client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap_err();
     assert_eq!(err.name(), "Snowflake.Unauthorized", "{err}");
     match err {
         Error::Unauthorized { code, .. } => assert_eq!(code, "390144"),
@@ -146,27 +182,49 @@ async fn tokens_are_renewed_before_they_expire_and_after_a_401() {
     let emulator = emulator_with_user().await;
     // Snowflake-side cap shorter than the client's lifetime: the client's cached token is refused,
     // it re-reads the secret once, signs a new token and the call succeeds.
-    emulator.configure(json!({"max_token_age_seconds": 1})).await;
-    let client = client(&emulator);
-    client.query(&Statement::new("SELECT 1"), LONG).await.unwrap();
+    emulator
+        .configure(json!({"max_token_age_seconds": 1}))
+        .await;
+    let client = new_client(&emulator);
+    client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    client.query(&Statement::new("SELECT 2"), LONG).await.unwrap();
+    client
+        .query(&Statement::new("SELECT 2"), LONG)
+        .await
+        .unwrap();
 
     // With a short lifetime and renewal margin, the client renews on its own, with no 401.
-    emulator.configure(json!({"max_token_age_seconds": 3600})).await;
+    emulator
+        .configure(json!({"max_token_age_seconds": 3600}))
+        .await;
     let mut config = fast_config(&emulator);
     config.auth = AuthPolicy {
         token_lifetime: Duration::from_secs(2),
         renew_before: Duration::from_secs(1),
         ..AuthPolicy::default()
     };
-    let client = Client::new(SecretSource::Inline(key().secret_json(ACCOUNT, USER, None)), config).unwrap();
+    let client = Client::new(
+        SecretSource::Inline(key().secret_json(ACCOUNT, USER, None)),
+        config,
+    )
+    .unwrap();
     for _ in 0..3 {
-        client.query(&Statement::new("SELECT 3"), LONG).await.unwrap();
+        client
+            .query(&Statement::new("SELECT 3"), LONG)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     let log = emulator.log().await;
-    let unauthorized = log["requests"].as_array().unwrap().iter().filter(|r| r["status"] == 401).count();
+    let unauthorized = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == 401)
+        .count();
     assert_eq!(unauthorized, 1, "only the first client met a 401");
 }
 
@@ -174,7 +232,10 @@ async fn tokens_are_renewed_before_they_expire_and_after_a_401() {
 async fn long_statements_are_polled_until_done() {
     let (emulator, client) = setup().await;
     emulator.configure(json!({"sync_wait_seconds": 0.1})).await;
-    let rows = client.query(&Statement::new("SELECT SYSTEM$WAIT(1)"), LONG).await.unwrap();
+    let rows = client
+        .query(&Statement::new("SELECT SYSTEM$WAIT(1)"), LONG)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     let polls = emulator.log().await["requests"]
         .as_array()
@@ -190,36 +251,64 @@ async fn every_partition_is_fetched() {
     let (emulator, client) = setup().await;
     emulator.configure(json!({"partition_rows": 2})).await;
     let rows = client
-        .query(&Statement::new("SELECT range AS n FROM range(5) ORDER BY n"), LONG)
+        .query(
+            &Statement::new("SELECT range AS n FROM range(5) ORDER BY n"),
+            LONG,
+        )
         .await
         .unwrap();
-    let values: Vec<i64> = rows.iter().map(|r| r.get_i64(0).unwrap().unwrap()).collect();
+    let values: Vec<i64> = rows
+        .iter()
+        .map(|r| r.get_i64(0).unwrap().unwrap())
+        .collect();
     assert_eq!(values, [0, 1, 2, 3, 4]);
 }
 
 #[tokio::test]
 async fn sql_errors_carry_code_and_state_and_are_not_retried() {
     let (emulator, client) = setup().await;
-    let err = client.query(&Statement::new("SELEC 1"), LONG).await.unwrap_err();
+    let err = client
+        .query(&Statement::new("SELEC 1"), LONG)
+        .await
+        .unwrap_err();
     assert_eq!(err.name(), "Snowflake.SqlError");
     assert!(!err.is_transient());
     match &err {
-        Error::Sql { code, sql_state, handle, .. } => {
+        Error::Sql {
+            code,
+            sql_state,
+            handle,
+            ..
+        } => {
             assert_eq!((code.as_str(), sql_state.as_str()), ("001003", "42000"));
             assert!(handle.is_some());
         }
         other => panic!("{other}"),
     }
-    let err = client.query(&Statement::new("SELECT * FROM no_such_table"), LONG).await.unwrap_err();
-    assert!(matches!(&err, Error::Sql { code, .. } if code == "002003"), "{err}");
-    let posts = emulator.log().await["requests"].as_array().unwrap().iter().filter(|r| r["method"] == "POST").count();
+    let err = client
+        .query(&Statement::new("SELECT * FROM no_such_table"), LONG)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { code, .. } if code == "002003"),
+        "{err}"
+    );
+    let posts = emulator.log().await["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .count();
     assert_eq!(posts, 2, "one request per failing statement");
 }
 
 #[tokio::test]
 async fn throttling_and_server_errors_are_retried_with_the_same_request_id() {
     let (emulator, client) = setup().await;
-    client.query(&Statement::new("CREATE TABLE t (v INTEGER)"), LONG).await.unwrap();
+    client
+        .query(&Statement::new("CREATE TABLE t (v INTEGER)"), LONG)
+        .await
+        .unwrap();
     emulator
         .inject([
             Fault::status("submit", 429, 2),
@@ -238,9 +327,18 @@ async fn throttling_and_server_errors_are_retried_with_the_same_request_id() {
         .filter(|r| r["requestId"] == statement.id().to_string())
         .collect();
     assert!(sends.len() >= 5, "{sends:?}");
-    assert!(sends[1..].iter().all(|r| r["query"].as_str().unwrap().contains("retry=true")));
+    assert!(
+        sends[1..]
+            .iter()
+            .all(|r| r["query"].as_str().unwrap().contains("retry=true"))
+    );
     assert_eq!(emulator.executions_of("INSERT INTO t").await, 1);
-    assert_eq!(emulator.sql("SELECT COUNT(*) FROM t").await[0][0], 1);
+    assert_eq!(
+        emulator
+            .sql("SELECT COUNT(*) FROM ANALYTICS.PUBLIC.t")
+            .await[0][0],
+        1
+    );
 }
 
 #[tokio::test]
@@ -248,38 +346,71 @@ async fn the_retry_budget_ends_in_a_named_transient_error() {
     let emulator = emulator_with_user().await;
     let mut config = fast_config(&emulator);
     config.retry.max_attempts = 3;
-    let client = Client::new(SecretSource::Inline(key().secret_json(ACCOUNT, USER, None)), config).unwrap();
+    let client = Client::new(
+        SecretSource::Inline(key().secret_json(ACCOUNT, USER, None)),
+        config,
+    )
+    .unwrap();
     emulator.inject([Fault::status("any", 429, 10)]).await;
-    let err = client.query(&Statement::new("SELECT 1"), LONG).await.unwrap_err();
+    let err = client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap_err();
     assert_eq!(err.name(), "Snowflake.Throttled");
     assert!(err.is_transient());
+    emulator.clear_faults().await;
     emulator.inject([Fault::status("any", 504, 10)]).await;
-    let err = client.query(&Statement::new("SELECT 1"), LONG).await.unwrap_err();
+    let err = client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap_err();
     assert_eq!(err.name(), "Snowflake.Unavailable");
 }
 
 #[tokio::test]
 async fn a_lost_answer_never_runs_the_statement_twice() {
     let (emulator, client) = setup().await;
-    client.query(&Statement::new("CREATE TABLE t (v INTEGER)"), LONG).await.unwrap();
+    client
+        .query(&Statement::new("CREATE TABLE t (v INTEGER)"), LONG)
+        .await
+        .unwrap();
     // The INSERT runs, but its answer is lost: once as a 500, once as a dropped connection.
     emulator.inject([Fault::status_after_execute(500)]).await;
-    client.query(&Statement::new("INSERT INTO t VALUES (1)"), LONG).await.unwrap();
+    client
+        .query(&Statement::new("INSERT INTO t VALUES (1)"), LONG)
+        .await
+        .unwrap();
     emulator.inject([Fault::drop_after_execute()]).await;
-    client.query(&Statement::new("INSERT INTO t VALUES (2)"), LONG).await.unwrap();
-    assert_eq!(emulator.sql("SELECT v FROM t ORDER BY v").await, vec![vec![json!(1)], vec![json!(2)]]);
+    client
+        .query(&Statement::new("INSERT INTO t VALUES (2)"), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator
+            .sql("SELECT v FROM ANALYTICS.PUBLIC.t ORDER BY v")
+            .await,
+        vec![vec![json!(1)], vec![json!(2)]]
+    );
 
     // A retried Lambda re-sends a derived id: the first send already carries retry=true.
     let id = derive_request_id(&["arn:aws:states:exec:1", "run-merge", "T"]);
     for _ in 0..2 {
-        let fresh_client = client(&emulator);
+        let fresh_client = new_client(&emulator);
         fresh_client
-            .query(&Statement::new("INSERT INTO t VALUES (3)").request_id(id), LONG)
+            .query(
+                &Statement::new("INSERT INTO t VALUES (3)").request_id(id),
+                LONG,
+            )
             .await
             .unwrap();
     }
     assert_eq!(emulator.executions_of("VALUES (3)").await, 1);
-    assert_eq!(emulator.sql("SELECT COUNT(*) FROM t WHERE v = 3").await[0][0], 1);
+    assert_eq!(
+        emulator
+            .sql("SELECT COUNT(*) FROM ANALYTICS.PUBLIC.t WHERE v = 3")
+            .await[0][0],
+        1
+    );
 }
 
 #[tokio::test]
@@ -288,33 +419,71 @@ async fn a_statement_past_the_deadline_is_cancelled_or_handed_back() {
     emulator.configure(json!({"sync_wait_seconds": 0.1})).await;
 
     let err = client
-        .execute(&Statement::new("SELECT SYSTEM$WAIT(30)"), Wait::cancel_after(Duration::from_millis(400)))
+        .execute(
+            &Statement::new("SELECT SYSTEM$WAIT(30)"),
+            Wait::cancel_after(Duration::from_millis(400)),
+        )
         .await
         .unwrap_err();
-    let Error::Timeout { handle: Some(handle), .. } = &err else { panic!("{err}") };
+    let Error::Timeout {
+        handle: Some(handle),
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
     let log = emulator.log().await;
-    let run = log["executions"].as_array().unwrap().iter().find(|e| &e["statementHandle"] == handle).unwrap().clone();
+    let run = log["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| &e["statementHandle"] == handle)
+        .unwrap()
+        .clone();
     assert_eq!(run["status"], "canceled");
 
     let outcome = client
-        .execute(&Statement::new("SELECT SYSTEM$WAIT(1)"), Wait::hand_back_after(Duration::from_millis(300)))
+        .execute(
+            &Statement::new("SELECT SYSTEM$WAIT(1)"),
+            Wait::hand_back_after(Duration::from_millis(300)),
+        )
         .await
         .unwrap();
-    let Outcome::Running { handle } = outcome else { panic!("expected a handle") };
+    let Outcome::Running { handle } = outcome else {
+        panic!("expected a handle")
+    };
     // Another invocation picks it up by handle.
-    let later = client(&emulator);
-    match later.resume(&handle, Wait { until: std::time::Instant::now() + LONG, on_deadline: OnDeadline::Cancel }).await.unwrap() {
+    let later = new_client(&emulator);
+    match later
+        .resume(
+            &handle,
+            Wait {
+                until: std::time::Instant::now() + LONG,
+                on_deadline: OnDeadline::Cancel,
+            },
+        )
+        .await
+        .unwrap()
+    {
         Outcome::Done(rows) => assert_eq!(rows.len(), 1),
         Outcome::Running { .. } => panic!("should have finished"),
     }
-    assert!(later.resume("../../_emulator/reset", Wait::hand_back_after(LONG)).await.is_err());
+    assert!(
+        later
+            .resume("../../_emulator/reset", Wait::hand_back_after(LONG))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn snowflake_side_timeouts_are_named() {
     let (_emulator, client) = setup().await;
     let err = client
-        .query(&Statement::new("SELECT SYSTEM$WAIT(10)").timeout(Duration::from_secs(1)), LONG)
+        .query(
+            &Statement::new("SELECT SYSTEM$WAIT(10)").timeout(Duration::from_secs(1)),
+            LONG,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.name(), "Snowflake.Timeout", "{err}");
@@ -331,22 +500,39 @@ async fn multi_statement_requests_return_each_handle() {
         .await
         .unwrap();
     assert_eq!(result.statement_handles.len(), 3);
-    let sum = client.fetch(&result.statement_handles[2], LONG).await.unwrap();
+    let sum = client
+        .fetch(&result.statement_handles[2], LONG)
+        .await
+        .unwrap();
     assert_eq!(sum.row(0).unwrap().get_i64("S").unwrap(), Some(3));
 
-    let err = client.query(&Statement::new("SELECT 1; SELECT 2"), LONG).await.unwrap_err();
-    assert!(matches!(&err, Error::Sql { code, .. } if code == "000008"), "{err}");
+    let err = client
+        .query(&Statement::new("SELECT 1; SELECT 2"), LONG)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Sql { code, .. } if code == "000008"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn query_tag_and_context_reach_snowflake() {
     let (emulator, client) = setup().await;
     client
-        .query(&Statement::new("SELECT 1").query_tag("postetl:orders:exec-1:plan"), LONG)
+        .query(
+            &Statement::new("SELECT 1").query_tag("postetl:orders:exec-1:plan"),
+            LONG,
+        )
         .await
         .unwrap();
     let log = emulator.log().await;
-    let run = log["executions"].as_array().unwrap().last().unwrap().clone();
+    let run = log["executions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(run["query_tag"], "postetl:orders:exec-1:plan");
     assert_eq!(run["database"], "ANALYTICS");
     assert_eq!(run["role"], "POSTETL");
@@ -357,23 +543,51 @@ async fn the_secret_is_read_once_and_reread_after_a_rotation() {
     let emulator = emulator_with_user().await;
     let old = key();
     let new = TestKey::generate();
-    let extension = SecretsExtension::start("postetl/snowflake", old.secret_json(ACCOUNT, USER, None).expose());
+    let extension = SecretsExtension::start(
+        "postetl/snowflake",
+        old.secret_json(ACCOUNT, USER, None).expose(),
+    );
     let client = Client::new(
         SecretSource::aws_via_extension("postetl/snowflake", extension.port),
         fast_config(&emulator),
     )
     .unwrap();
     for _ in 0..5 {
-        client.query(&Statement::new("SELECT 1"), LONG).await.unwrap();
+        client
+            .query(&Statement::new("SELECT 1"), LONG)
+            .await
+            .unwrap();
     }
     assert_eq!(extension.reads(), 1, "cached after the first read");
 
     // Rotation: RSA_PUBLIC_KEY_2 gets the new key, the secret moves to it, the old key is removed.
-    emulator.register_user("XY12345", "SVC_POSTETL", &[&old.public_pem, &new.public_pem]).await;
+    emulator
+        .register_user(
+            "XY12345",
+            "SVC_POSTETL",
+            &[&old.public_pem, &new.public_pem],
+        )
+        .await;
     extension.replace(new.secret_json(ACCOUNT, USER, None).expose());
-    client.query(&Statement::new("SELECT 1"), LONG).await.unwrap();
-    assert_eq!(extension.reads(), 1, "the warm client still uses the old key, which still works");
-    emulator.register_user("XY12345", "SVC_POSTETL", &[&new.public_pem]).await;
-    client.query(&Statement::new("SELECT 1"), LONG).await.unwrap();
-    assert_eq!(extension.reads(), 2, "a 401 made it read the secret again, once");
+    client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        extension.reads(),
+        1,
+        "the warm client still uses the old key, which still works"
+    );
+    emulator
+        .register_user("XY12345", "SVC_POSTETL", &[&new.public_pem])
+        .await;
+    client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        extension.reads(),
+        2,
+        "a 401 made it read the secret again, once"
+    );
 }

@@ -107,6 +107,15 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warn => "warn",
+            Severity::Error => "error",
+        }
+    }
+}
+
 #[derive(Deserialize, JsonSchema)]
 pub struct CheckFile {
     pub name: String,
@@ -212,12 +221,32 @@ pub struct Check {
 
 #[derive(Debug)]
 pub enum Rule {
-    RowCount { table: ObjectName, min: Option<u64>, max: Option<u64> },
-    NotNull { table: ObjectName, column: Identifier },
-    Unique { table: ObjectName, columns: Vec<Identifier> },
-    AcceptedValues { table: ObjectName, column: Identifier, values: Vec<String> },
-    Freshness { table: ObjectName, column: Identifier, max_age: Duration },
-    CustomSql { sql: String },
+    RowCount {
+        table: ObjectName,
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    NotNull {
+        table: ObjectName,
+        column: Identifier,
+    },
+    Unique {
+        table: ObjectName,
+        columns: Vec<Identifier>,
+    },
+    AcceptedValues {
+        table: ObjectName,
+        column: Identifier,
+        values: Vec<String>,
+    },
+    Freshness {
+        table: ObjectName,
+        column: Identifier,
+        max_age: Duration,
+    },
+    CustomSql {
+        sql: String,
+    },
 }
 
 #[derive(Debug)]
@@ -264,8 +293,24 @@ impl fmt::Display for ConfigError {
 }
 
 const SIZES: &[&str] = &[
-    "XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE", "X6LARGE",
+    "XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE",
+    "X6LARGE",
 ];
+
+/// A warehouse size in the form `ALTER WAREHOUSE .. SET WAREHOUSE_SIZE` takes, from any of the
+/// spellings Snowflake uses (`X-Small`, `XSMALL`, `2X-Large`, `XXLARGE`); `None` if unknown.
+pub fn normalise_size(size: &str) -> Option<String> {
+    let compact = size.to_ascii_uppercase().replace(['-', '_', ' '], "");
+    let name = match compact.as_str() {
+        "2XLARGE" => "XXLARGE",
+        "3XLARGE" => "XXXLARGE",
+        "4XLARGE" => "X4LARGE",
+        "5XLARGE" => "X5LARGE",
+        "6XLARGE" => "X6LARGE",
+        other => other,
+    };
+    SIZES.contains(&name).then(|| name.to_string())
+}
 
 impl Config {
     /// Reads and validates a config file; SQL files are read relative to it.
@@ -273,24 +318,37 @@ impl Config {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: file.clone(),
-            problems: vec![Problem { path: "(file)".into(), message: format!("cannot read: {e}") }],
+            problems: vec![Problem {
+                path: "(file)".into(),
+                message: format!("cannot read: {e}"),
+            }],
         })?;
         Self::parse(&text, path.parent().unwrap_or(Path::new(".")), &file)
     }
 
     /// Validates config text; `base_dir` is where relative SQL files are looked up.
     pub fn parse(text: &str, base_dir: &Path, file: &str) -> Result<Self, ConfigError> {
-        let fail = |problems| ConfigError { file: file.to_string(), problems };
+        let fail = |problems| ConfigError {
+            file: file.to_string(),
+            problems,
+        };
         let mut unknown = Vec::new();
         let de = toml::Deserializer::parse(text).map_err(|e| fail(vec![toml_problem(text, &e)]))?;
         let raw: ConfigFile = serde_ignored::deserialize(de, |path| unknown.push(path.to_string()))
             .map_err(|e| fail(vec![toml_problem(text, &e)]))?;
-        let mut v = Validator { problems: Vec::new(), base_dir: base_dir.to_path_buf() };
+        let mut v = Validator {
+            problems: Vec::new(),
+            base_dir: base_dir.to_path_buf(),
+        };
         for path in unknown {
             v.problem(&path, "unknown key");
         }
         let config = v.config(raw);
-        if v.problems.is_empty() { Ok(config) } else { Err(fail(v.problems)) }
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(v.problems))
+        }
     }
 
     pub fn pipeline(&self, name: &str) -> Option<&Pipeline> {
@@ -299,7 +357,9 @@ impl Config {
 
     /// The pipeline a Glue job triggers.
     pub fn pipeline_for_job(&self, job: &str) -> Option<&Pipeline> {
-        self.pipelines.values().find(|p| p.glue_jobs.iter().any(|j| j == job))
+        self.pipelines
+            .values()
+            .find(|p| p.glue_jobs.iter().any(|j| j == job))
     }
 
     /// The JSON Schema of the file, for editors (`#:schema` in taplo / Even Better TOML).
@@ -315,7 +375,10 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         format!("line {line}, column {column}")
     });
-    Problem { path, message: e.message().to_string() }
+    Problem {
+        path,
+        message: e.message().to_string(),
+    }
 }
 
 struct Validator {
@@ -325,7 +388,10 @@ struct Validator {
 
 impl Validator {
     fn problem(&mut self, path: &str, message: impl Into<String>) {
-        self.problems.push(Problem { path: path.to_string(), message: message.into() });
+        self.problems.push(Problem {
+            path: path.to_string(),
+            message: message.into(),
+        });
     }
 
     fn ident(&mut self, path: &str, name: &str) -> Identifier {
@@ -374,13 +440,20 @@ impl Validator {
         let mut seen = HashSet::new();
         for (i, name) in names.enumerate() {
             if !seen.insert(name) {
-                self.problem(&format!("{path}[{i}].name"), format!("duplicate name {name:?}"));
+                self.problem(
+                    &format!("{path}[{i}].name"),
+                    format!("duplicate name {name:?}"),
+                );
             }
         }
     }
 
     fn config(&mut self, raw: ConfigFile) -> Config {
-        let audit_table = raw.settings.audit_table.as_deref().unwrap_or("POSTETL_AUDIT.PUBLIC.DQ_RESULTS");
+        let audit_table = raw
+            .settings
+            .audit_table
+            .as_deref()
+            .unwrap_or("POSTETL_AUDIT.PUBLIC.DQ_RESULTS");
         let audit_table = self.object("settings.audit_table", audit_table);
         if audit_table.parts().len() != 3 {
             self.problem("settings.audit_table", "give DATABASE.SCHEMA.TABLE");
@@ -396,39 +469,53 @@ impl Validator {
         let mut pipelines = BTreeMap::new();
         for (name, p) in raw.pipelines {
             let path = format!("pipelines.{name}");
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
-                self.problem(&path, "a pipeline name is lowercase letters, digits, _ and -");
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            {
+                self.problem(
+                    &path,
+                    "a pipeline name is lowercase letters, digits, _ and -",
+                );
             }
             if p.glue_jobs.is_empty() {
                 self.problem(&format!("{path}.glue_jobs"), "name at least one Glue job");
             }
             for (i, job) in p.glue_jobs.iter().enumerate() {
                 if let Some(other) = job_owner.insert(job.clone(), name.clone()) {
-                    self.problem(&format!("{path}.glue_jobs[{i}]"), format!("Glue job {job:?} already triggers pipeline {other:?}"));
+                    self.problem(
+                        &format!("{path}.glue_jobs[{i}]"),
+                        format!("Glue job {job:?} already triggers pipeline {other:?}"),
+                    );
                 }
             }
             let pipeline = self.pipeline(&path, name.clone(), p, timeout);
             pipelines.insert(name, pipeline);
         }
-        Config { audit_table, pipelines }
+        Config {
+            audit_table,
+            pipelines,
+        }
     }
 
-    fn pipeline(&mut self, path: &str, name: String, p: PipelineFile, default_timeout: u64) -> Pipeline {
+    fn pipeline(
+        &mut self,
+        path: &str,
+        name: String,
+        p: PipelineFile,
+        default_timeout: u64,
+    ) -> Pipeline {
         let warehouse = self.ident(&format!("{path}.warehouse"), &p.warehouse);
-        let warehouse_size = p.warehouse_size.map(|s| {
-            let norm = s.to_ascii_uppercase().replace(['-', '_'], "");
-            let norm = match norm.as_str() {
-                "2XLARGE" => "XXLARGE".to_string(),
-                "3XLARGE" => "XXXLARGE".to_string(),
-                "4XLARGE" => "X4LARGE".to_string(),
-                "5XLARGE" => "X5LARGE".to_string(),
-                "6XLARGE" => "X6LARGE".to_string(),
-                _ => norm,
-            };
-            if !SIZES.contains(&norm.as_str()) {
-                self.problem(&format!("{path}.warehouse_size"), format!("unknown size {s:?}; one of {}", SIZES.join(", ")));
+        let warehouse_size = p.warehouse_size.and_then(|s| {
+            let size = normalise_size(&s);
+            if size.is_none() {
+                self.problem(
+                    &format!("{path}.warehouse_size"),
+                    format!("unknown size {s:?}; one of {}", SIZES.join(", ")),
+                );
             }
-            norm
+            size
         });
         let max_concurrency = p.max_concurrency.unwrap_or(4);
         if !(1..=40).contains(&max_concurrency) {
@@ -436,12 +523,24 @@ impl Validator {
         }
         let timeout = p.statement_timeout_seconds.unwrap_or(default_timeout);
         if timeout == 0 {
-            self.problem(&format!("{path}.statement_timeout_seconds"), "must be positive");
+            self.problem(
+                &format!("{path}.statement_timeout_seconds"),
+                "must be positive",
+            );
         }
 
-        self.unique_names(&format!("{path}.merges"), p.merges.iter().map(|m| m.name.as_str()));
-        self.unique_names(&format!("{path}.checks"), p.checks.iter().map(|c| c.name.as_str()));
-        self.unique_names(&format!("{path}.marts"), p.marts.iter().map(|m| m.name.as_str()));
+        self.unique_names(
+            &format!("{path}.merges"),
+            p.merges.iter().map(|m| m.name.as_str()),
+        );
+        self.unique_names(
+            &format!("{path}.checks"),
+            p.checks.iter().map(|c| c.name.as_str()),
+        );
+        self.unique_names(
+            &format!("{path}.marts"),
+            p.marts.iter().map(|m| m.name.as_str()),
+        );
         let mut seen_tables = HashSet::new();
         let iceberg_tables = p
             .iceberg_tables
@@ -456,18 +555,40 @@ impl Validator {
                 table
             })
             .collect();
-        let merges: Vec<Merge> =
-            p.merges.iter().enumerate().map(|(i, m)| self.merge(&format!("{path}.merges[{i}]"), m)).collect();
+        let merges: Vec<Merge> = p
+            .merges
+            .iter()
+            .enumerate()
+            .map(|(i, m)| self.merge(&format!("{path}.merges[{i}]"), m))
+            .collect();
         // Columns are knowable for generated merge targets: checks on them must name real columns.
         let mut known_columns: HashMap<String, HashSet<String>> = HashMap::new();
         for m in &merges {
-            if let MergeSpec::Generated { target, keys, columns, version_column, .. } = &m.how {
-                let cols = keys.iter().chain(columns).chain(version_column).map(|c| c.as_str().to_string());
-                known_columns.entry(target.plain()).or_default().extend(cols);
+            if let MergeSpec::Generated {
+                target,
+                keys,
+                columns,
+                version_column,
+                ..
+            } = &m.how
+            {
+                let cols = keys
+                    .iter()
+                    .chain(columns)
+                    .chain(version_column)
+                    .map(|c| c.as_str().to_string());
+                known_columns
+                    .entry(target.plain())
+                    .or_default()
+                    .extend(cols);
             }
         }
-        let checks =
-            p.checks.iter().enumerate().map(|(i, c)| self.check(&format!("{path}.checks[{i}]"), c, &known_columns)).collect();
+        let checks = p
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| self.check(&format!("{path}.checks[{i}]"), c, &known_columns))
+            .collect();
         let marts = self.marts(&format!("{path}.marts"), &p.marts);
         Pipeline {
             name,
@@ -485,20 +606,36 @@ impl Validator {
 
     fn iceberg(&mut self, at: &str, t: &IcebergTableFile) -> IcebergTable {
         let table = self.object(&format!("{at}.table"), &t.table);
-        for (field, value) in [("glue_database", &t.glue_database), ("glue_table", &t.glue_table)] {
+        for (field, value) in [
+            ("glue_database", &t.glue_database),
+            ("glue_table", &t.glue_table),
+        ] {
             if value.trim().is_empty() {
                 self.problem(&format!("{at}.{field}"), "must not be empty");
             }
         }
         let base_location = match t.catalog {
-            CatalogKind::ObjectStore => self.required(&format!("{at}.base_location"), &t.base_location).map(|b| {
-                if !b.contains("://") {
-                    self.problem(&format!("{at}.base_location"), "a storage URL such as s3://bucket/path/");
-                }
-                if b.ends_with('/') { b.clone() } else { format!("{b}/") }
-            }),
+            CatalogKind::ObjectStore => self
+                .required(&format!("{at}.base_location"), &t.base_location)
+                .map(|b| {
+                    if !b.contains("://") {
+                        self.problem(
+                            &format!("{at}.base_location"),
+                            "a storage URL such as s3://bucket/path/",
+                        );
+                    }
+                    if b.ends_with('/') {
+                        b.clone()
+                    } else {
+                        format!("{b}/")
+                    }
+                }),
             CatalogKind::Glue => {
-                self.forbidden(&format!("{at}.base_location"), &t.base_location, "for a Glue catalog integration");
+                self.forbidden(
+                    &format!("{at}.base_location"),
+                    &t.base_location,
+                    "for a Glue catalog integration",
+                );
                 None
             }
         };
@@ -526,20 +663,33 @@ impl Validator {
             }
             MergeSpec::Sql(self.sql_file(&format!("{at}.sql_file"), file))
         } else {
-            let target = self.required(&format!("{at}.target"), &m.target).map(|t| self.object(&format!("{at}.target"), t));
-            let source = self.required(&format!("{at}.source"), &m.source).map(|s| self.object(&format!("{at}.source"), s));
+            let target = self
+                .required(&format!("{at}.target"), &m.target)
+                .map(|t| self.object(&format!("{at}.target"), t));
+            let source = self
+                .required(&format!("{at}.source"), &m.source)
+                .map(|s| self.object(&format!("{at}.source"), s));
             let keys = self.idents(&format!("{at}.keys"), m.keys.as_deref(), true);
             let columns = self.idents(&format!("{at}.columns"), m.columns.as_deref(), true);
             for (i, c) in columns.iter().enumerate() {
                 if keys.contains(c) {
-                    self.problem(&format!("{at}.columns[{i}]"), format!("{} is already a key", c.as_str()));
+                    self.problem(
+                        &format!("{at}.columns[{i}]"),
+                        format!("{} is already a key", c.as_str()),
+                    );
                 }
             }
-            let version_column = m.version_column.as_ref().map(|v| self.ident(&format!("{at}.version_column"), v));
-            if let Some(v) = &version_column {
-                if keys.contains(v) {
-                    self.problem(&format!("{at}.version_column"), "the version column cannot be a key");
-                }
+            let version_column = m
+                .version_column
+                .as_ref()
+                .map(|v| self.ident(&format!("{at}.version_column"), v));
+            if let Some(v) = &version_column
+                && keys.contains(v)
+            {
+                self.problem(
+                    &format!("{at}.version_column"),
+                    "the version column cannot be a key",
+                );
             }
             MergeSpec::Generated {
                 target: target.unwrap_or_else(|| ObjectName::parse("INVALID").unwrap()),
@@ -549,7 +699,10 @@ impl Validator {
                 version_column,
             }
         };
-        Merge { name: m.name.clone(), how }
+        Merge {
+            name: m.name.clone(),
+            how,
+        }
     }
 
     fn idents(&mut self, at: &str, names: Option<&[String]>, required: bool) -> Vec<Identifier> {
@@ -569,14 +722,22 @@ impl Validator {
             .map(|(i, n)| {
                 let id = self.ident(&format!("{at}[{i}]"), n);
                 if !seen.insert(id.clone()) {
-                    self.problem(&format!("{at}[{i}]"), format!("{} is listed twice", id.as_str()));
+                    self.problem(
+                        &format!("{at}[{i}]"),
+                        format!("{} is listed twice", id.as_str()),
+                    );
                 }
                 id
             })
             .collect()
     }
 
-    fn check(&mut self, at: &str, c: &CheckFile, known: &HashMap<String, HashSet<String>>) -> Check {
+    fn check(
+        &mut self,
+        at: &str,
+        c: &CheckFile,
+        known: &HashMap<String, HashSet<String>>,
+    ) -> Check {
         use CheckKind::*;
         let kind = c.kind;
         let uses = |field: &str| -> bool {
@@ -604,21 +765,29 @@ impl Validator {
         ];
         for (field, is_there) in present {
             if is_there && !uses(field) {
-                self.problem(&format!("{at}.{field}"), format!("not used by kind {kind:?}"));
+                self.problem(
+                    &format!("{at}.{field}"),
+                    format!("not used by kind {kind:?}"),
+                );
             }
         }
         let table = if kind == CustomSql {
             None
         } else {
-            self.required(&format!("{at}.table"), &c.table).map(|t| self.object(&format!("{at}.table"), t))
+            self.required(&format!("{at}.table"), &c.table)
+                .map(|t| self.object(&format!("{at}.table"), t))
         };
-        let table_or = |t: Option<ObjectName>| t.unwrap_or_else(|| ObjectName::parse("INVALID").unwrap());
+        let table_or =
+            |t: Option<ObjectName>| t.unwrap_or_else(|| ObjectName::parse("INVALID").unwrap());
         let column_of = |v: &mut Self, field: &str, name: &str| -> Identifier {
             let id = v.ident(&format!("{at}.{field}"), name);
-            if let Some(cols) = table.as_ref().and_then(|t| known.get(&t.plain())) {
-                if !cols.contains(id.as_str()) {
-                    v.problem(&format!("{at}.{field}"), format!("{} is not a column of the merge target", id.as_str()));
-                }
+            if let Some(cols) = table.as_ref().and_then(|t| known.get(&t.plain()))
+                && !cols.contains(id.as_str())
+            {
+                v.problem(
+                    &format!("{at}.{field}"),
+                    format!("{} is not a column of the merge target", id.as_str()),
+                );
             }
             id
         };
@@ -627,16 +796,25 @@ impl Validator {
                 if c.min.is_none() && c.max.is_none() {
                     self.problem(at, "row_count needs min, max or both");
                 }
-                if let (Some(min), Some(max)) = (c.min, c.max) {
-                    if min > max {
-                        self.problem(&format!("{at}.min"), "min is above max");
-                    }
+                if let (Some(min), Some(max)) = (c.min, c.max)
+                    && min > max
+                {
+                    self.problem(&format!("{at}.min"), "min is above max");
                 }
-                Rule::RowCount { table: table_or(table.clone()), min: c.min, max: c.max }
+                Rule::RowCount {
+                    table: table_or(table.clone()),
+                    min: c.min,
+                    max: c.max,
+                }
             }
             NotNull => {
-                let column = self.required(&format!("{at}.column"), &c.column).map(|n| column_of(self, "column", n));
-                Rule::NotNull { table: table_or(table.clone()), column: column.unwrap_or_else(|| Identifier::new("INVALID").unwrap()) }
+                let column = self
+                    .required(&format!("{at}.column"), &c.column)
+                    .map(|n| column_of(self, "column", n));
+                Rule::NotNull {
+                    table: table_or(table.clone()),
+                    column: column.unwrap_or_else(|| Identifier::new("INVALID").unwrap()),
+                }
             }
             Unique => {
                 let names = c.columns.clone();
@@ -649,10 +827,15 @@ impl Validator {
                     .enumerate()
                     .map(|(i, n)| column_of(self, &format!("columns[{i}]"), n))
                     .collect();
-                Rule::Unique { table: table_or(table.clone()), columns }
+                Rule::Unique {
+                    table: table_or(table.clone()),
+                    columns,
+                }
             }
             AcceptedValues => {
-                let column = self.required(&format!("{at}.column"), &c.column).map(|n| column_of(self, "column", n));
+                let column = self
+                    .required(&format!("{at}.column"), &c.column)
+                    .map(|n| column_of(self, "column", n));
                 let values = c.values.clone().unwrap_or_default();
                 if values.is_empty() {
                     self.problem(&format!("{at}.values"), "name at least one value");
@@ -664,8 +847,13 @@ impl Validator {
                 }
             }
             Freshness => {
-                let column = self.required(&format!("{at}.column"), &c.column).map(|n| column_of(self, "column", n));
-                let minutes = self.required(&format!("{at}.max_age_minutes"), &c.max_age_minutes).copied().unwrap_or(0);
+                let column = self
+                    .required(&format!("{at}.column"), &c.column)
+                    .map(|n| column_of(self, "column", n));
+                let minutes = self
+                    .required(&format!("{at}.max_age_minutes"), &c.max_age_minutes)
+                    .copied()
+                    .unwrap_or(0);
                 Rule::Freshness {
                     table: table_or(table.clone()),
                     column: column.unwrap_or_else(|| Identifier::new("INVALID").unwrap()),
@@ -685,47 +873,81 @@ impl Validator {
                 if trimmed.contains(';') {
                     self.problem(at, "custom SQL is one query (no ';')");
                 }
-                Rule::CustomSql { sql: trimmed.to_string() }
+                Rule::CustomSql {
+                    sql: trimmed.to_string(),
+                }
             }
         };
-        Check { name: c.name.clone(), severity: c.severity, rule }
+        Check {
+            name: c.name.clone(),
+            severity: c.severity,
+            rule,
+        }
     }
 
     /// Validates marts and orders them so every mart comes after those it names in `after`;
     /// file order breaks ties. A cycle is a problem naming its members.
     fn marts(&mut self, at: &str, marts: &[MartFile]) -> Vec<Mart> {
-        let index: HashMap<&str, usize> = marts.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = marts
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.as_str(), i))
+            .collect();
         let mut converted: Vec<Option<Mart>> = Vec::new();
         for (i, m) in marts.iter().enumerate() {
             let here = format!("{at}[{i}]");
             for (j, dep) in m.after.iter().enumerate() {
                 if !index.contains_key(dep.as_str()) {
-                    self.problem(&format!("{here}.after[{j}]"), format!("no mart named {dep:?}"));
+                    self.problem(
+                        &format!("{here}.after[{j}]"),
+                        format!("no mart named {dep:?}"),
+                    );
                 } else if dep == &m.name {
-                    self.problem(&format!("{here}.after[{j}]"), "a mart cannot come after itself");
+                    self.problem(
+                        &format!("{here}.after[{j}]"),
+                        "a mart cannot come after itself",
+                    );
                 }
             }
             let action = match m.kind {
                 MartKind::DynamicTable | MartKind::Task => {
                     self.forbidden(&format!("{here}.sql_file"), &m.sql_file, "for this kind");
-                    let object = self.required(&format!("{here}.object"), &m.object).map(|o| self.object(&format!("{here}.object"), o));
+                    let object = self
+                        .required(&format!("{here}.object"), &m.object)
+                        .map(|o| self.object(&format!("{here}.object"), o));
                     let object = object.unwrap_or_else(|| ObjectName::parse("INVALID").unwrap());
-                    if m.kind == MartKind::Task { MartAction::ExecuteTask(object) } else { MartAction::RefreshDynamicTable(object) }
+                    if m.kind == MartKind::Task {
+                        MartAction::ExecuteTask(object)
+                    } else {
+                        MartAction::RefreshDynamicTable(object)
+                    }
                 }
                 MartKind::Sql => {
                     self.forbidden(&format!("{here}.object"), &m.object, "for kind sql");
-                    let sql = self.required(&format!("{here}.sql_file"), &m.sql_file).cloned();
-                    MartAction::Sql(sql.map(|f| self.sql_file(&format!("{here}.sql_file"), &f)).unwrap_or_default())
+                    let sql = self
+                        .required(&format!("{here}.sql_file"), &m.sql_file)
+                        .cloned();
+                    MartAction::Sql(
+                        sql.map(|f| self.sql_file(&format!("{here}.sql_file"), &f))
+                            .unwrap_or_default(),
+                    )
                 }
             };
-            converted.push(Some(Mart { name: m.name.clone(), action }));
+            converted.push(Some(Mart {
+                name: m.name.clone(),
+                action,
+            }));
         }
         // Kahn's algorithm, always taking the earliest ready mart in file order.
         let mut done = vec![false; marts.len()];
         let mut ordered = Vec::with_capacity(marts.len());
         while ordered.len() < marts.len() {
             let ready = (0..marts.len()).find(|&i| {
-                !done[i] && marts[i].after.iter().all(|d| index.get(d.as_str()).is_none_or(|&j| done[j] || j == i))
+                !done[i]
+                    && marts[i]
+                        .after
+                        .iter()
+                        .all(|d| index.get(d.as_str()).is_none_or(|&j| done[j] || j == i))
             });
             match ready {
                 Some(i) => {
@@ -733,9 +955,17 @@ impl Validator {
                     ordered.push(converted[i].take().expect("each mart taken once"));
                 }
                 None => {
-                    let cycle: Vec<&str> =
-                        (0..marts.len()).filter(|&i| !done[i]).map(|i| marts[i].name.as_str()).collect();
-                    self.problem(at, format!("marts depend on each other in a cycle: {}", cycle.join(", ")));
+                    let cycle: Vec<&str> = (0..marts.len())
+                        .filter(|&i| !done[i])
+                        .map(|i| marts[i].name.as_str())
+                        .collect();
+                    self.problem(
+                        at,
+                        format!(
+                            "marts depend on each other in a cycle: {}",
+                            cycle.join(", ")
+                        ),
+                    );
                     break;
                 }
             }

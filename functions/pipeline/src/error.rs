@@ -15,10 +15,18 @@ pub enum StepError {
     UnknownJob(String),
     /// A Glue event whose run did not succeed: nothing to bring up to date.
     #[error("Glue job {job:?} run {run_id:?} ended {state}, not SUCCEEDED")]
-    NotSucceeded { job: String, run_id: String, state: String },
+    NotSucceeded {
+        job: String,
+        run_id: String,
+        state: String,
+    },
     /// The plan names a table, merge or mart that the config does not have (config changed mid-run?).
     #[error("pipeline {pipeline:?} has no {kind} named {name:?}")]
-    UnknownItem { pipeline: String, kind: &'static str, name: String },
+    UnknownItem {
+        pipeline: String,
+        kind: &'static str,
+        name: String,
+    },
     #[error(transparent)]
     Config(Arc<ConfigError>),
     #[error("environment: {0}")]
@@ -29,6 +37,9 @@ pub enum StepError {
     /// The Glue database or table does not exist, or has no Iceberg metadata location.
     #[error("Glue: {0}")]
     GlueNotFound(String),
+    /// Glue refused the call (access denied, invalid input): retrying will not help.
+    #[error("Glue: {0}")]
+    GlueFailed(String),
     /// The table's metadata file is not under the configured external volume base location.
     #[error("metadata location {location:?} is not under the base location {base:?}")]
     OutsideBaseLocation { location: String, base: String },
@@ -48,6 +59,7 @@ impl StepError {
             StepError::Environment(_) => "Config.Environment",
             StepError::GlueUnavailable(_) => "Glue.Unavailable",
             StepError::GlueNotFound(_) => "Glue.NotFound",
+            StepError::GlueFailed(_) => "Glue.Failed",
             StepError::OutsideBaseLocation { .. } => "Iceberg.OutsideBaseLocation",
             StepError::Snowflake(e) => e.name(),
         }
@@ -74,6 +86,7 @@ pub fn error_names() -> Vec<&'static str> {
         "Config.Environment",
         "Glue.Unavailable",
         "Glue.NotFound",
+        "Glue.Failed",
         "Iceberg.OutsideBaseLocation",
     ];
     names.extend_from_slice(snowflake::ERROR_NAMES);
@@ -83,6 +96,9 @@ pub fn error_names() -> Vec<&'static str> {
 impl From<StepError> for lambda_runtime::Diagnostic {
     fn from(e: StepError) -> Self {
         tracing::error!(error_type = e.name(), error = %e, "step failed");
-        lambda_runtime::Diagnostic { error_type: e.name().to_string(), error_message: e.to_string() }
+        lambda_runtime::Diagnostic {
+            error_type: e.name().to_string(),
+            error_message: e.to_string(),
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod config;
 mod error;
+pub mod glue;
 pub mod runtime;
 pub mod steps;
 

@@ -4,7 +4,9 @@
 use crate::config::{Config, Pipeline};
 use crate::error::StepError;
 use crate::steps::Run;
-use snowflake::{Client, ClientConfig, Outcome, ResultSet, SecretSource, Statement, Wait, derive_request_id};
+use snowflake::{
+    Client, ClientConfig, Outcome, ResultSet, SecretSource, Statement, Wait, derive_request_id,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,9 +18,15 @@ pub const DEFAULT_CONFIG_PATH: &str = "/opt/postetl/pipelines.toml";
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder.json().with_current_span(false).without_time().init();
+        builder
+            .json()
+            .with_current_span(false)
+            .without_time()
+            .init();
     } else {
         builder.with_writer(std::io::stderr).init();
     }
@@ -39,7 +47,9 @@ impl Env {
     /// An invalid config does not stop the process: each invocation then fails with
     /// `Config.Invalid`, a name the state machine can catch, instead of an opaque init failure.
     pub fn from_env() -> Result<Self, StepError> {
-        let path = std::env::var_os("POSTETL_CONFIG").map(PathBuf::from).unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
+        let path = std::env::var_os("POSTETL_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
         let config = Config::load(&path).map(Arc::new).map_err(Arc::new);
         if let Err(e) = &config {
             tracing::error!(error = %e, "the pipeline config is invalid");
@@ -48,9 +58,10 @@ impl Env {
             .map_err(|_| StepError::Environment("POSTETL_SECRET_ID is not set".into()))?;
         let mut client = ClientConfig::default();
         if let Ok(url) = std::env::var("SNOWFLAKE_BASE_URL") {
-            client.base_url = Some(
-                url.parse().map_err(|e| StepError::Environment(format!("SNOWFLAKE_BASE_URL {url:?}: {e}")))?,
-            );
+            client.base_url =
+                Some(url.parse().map_err(|e| {
+                    StepError::Environment(format!("SNOWFLAKE_BASE_URL {url:?}: {e}"))
+                })?);
         }
         client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
         let snowflake = Client::new(SecretSource::aws(secret_id), client)?;
@@ -59,18 +70,36 @@ impl Env {
 
     /// For tests and local tools that hold a config and a client already.
     pub fn new(config: Config, snowflake: Client) -> Self {
-        Self { config: Ok(Arc::new(config)), snowflake }
+        Self {
+            config: Ok(Arc::new(config)),
+            snowflake,
+        }
     }
 
     pub fn config(&self) -> Result<&Config, StepError> {
-        self.config.as_deref().map_err(|e| StepError::Config(e.clone()))
+        self.config
+            .as_deref()
+            .map_err(|e| StepError::Config(e.clone()))
     }
 
     /// The context for one invocation of `step` in `run`.
-    pub fn step<'a>(&'a self, run: &'a Run, step: &'static str, deadline: SystemTime) -> Result<Step<'a>, StepError> {
-        let pipeline =
-            self.config()?.pipeline(&run.pipeline).ok_or_else(|| StepError::UnknownPipeline(run.pipeline.clone()))?;
-        Ok(Step { env: self, run, step, pipeline, budget: budget(deadline) })
+    pub fn step<'a>(
+        &'a self,
+        run: &'a Run,
+        step: &'static str,
+        deadline: SystemTime,
+    ) -> Result<Step<'a>, StepError> {
+        let pipeline = self
+            .config()?
+            .pipeline(&run.pipeline)
+            .ok_or_else(|| StepError::UnknownPipeline(run.pipeline.clone()))?;
+        Ok(Step {
+            env: self,
+            run,
+            step,
+            pipeline,
+            budget: budget(deadline),
+        })
     }
 }
 
@@ -107,7 +136,12 @@ impl Step<'_> {
             "step": self.step, "item": item,
         });
         Statement::new(sql)
-            .request_id(derive_request_id(&[&self.run.run_key, self.step, item, &index.to_string()]))
+            .request_id(derive_request_id(&[
+                &self.run.run_key,
+                self.step,
+                item,
+                &index.to_string(),
+            ]))
             .query_tag(tag.to_string())
             .warehouse(self.pipeline.warehouse.as_str())
             .timeout(self.pipeline.statement_timeout)
@@ -123,27 +157,46 @@ impl Step<'_> {
     /// back after it. A dry run logs it and returns `None`.
     pub async fn change(&self, statement: &Statement) -> Result<Option<Outcome>, StepError> {
         if self.run.dry_run {
-            tracing::info!(step = self.step, sql = statement.sql(), "dry run: not running");
+            tracing::info!(
+                step = self.step,
+                sql = statement.sql(),
+                "dry run: not running"
+            );
             return Ok(None);
         }
         tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
-        Ok(Some(self.env.snowflake.execute(statement, Wait::hand_back_after(self.budget)).await?))
+        Ok(Some(
+            self.env
+                .snowflake
+                .execute(statement, Wait::hand_back_after(self.budget))
+                .await?,
+        ))
     }
 
     /// Like `change`, but waits to the end of the budget and cancels rather than hand back: for
     /// short statements whose result the step needs now.
     pub async fn change_now(&self, statement: &Statement) -> Result<Option<ResultSet>, StepError> {
         if self.run.dry_run {
-            tracing::info!(step = self.step, sql = statement.sql(), "dry run: not running");
+            tracing::info!(
+                step = self.step,
+                sql = statement.sql(),
+                "dry run: not running"
+            );
             return Ok(None);
         }
         tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
-        Ok(Some(self.env.snowflake.query(statement, self.budget).await?))
+        Ok(Some(
+            self.env.snowflake.query(statement, self.budget).await?,
+        ))
     }
 
     /// Waits again for a statement handed back by an earlier invocation.
     pub async fn resume(&self, handle: &str) -> Result<Outcome, StepError> {
-        Ok(self.env.snowflake.resume(handle, Wait::hand_back_after(self.budget)).await?)
+        Ok(self
+            .env
+            .snowflake
+            .resume(handle, Wait::hand_back_after(self.budget))
+            .await?)
     }
 }
 
@@ -159,8 +212,8 @@ where
     let env = Env::from_env()?;
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        let env = env.clone();
-        async move { handler(env, event).await }
+        // Boxed: a step's future nested in the runtime's layers is otherwise too deep a type.
+        Box::pin(handler(env.clone(), event))
     }))
     .await
 }

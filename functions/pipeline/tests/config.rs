@@ -20,12 +20,18 @@ fn problems(text: &str) -> Vec<String> {
 fn the_sample_config_loads() {
     let config = Config::load(&sample_path()).unwrap();
     let orders = config.pipeline("orders").unwrap();
-    assert_eq!(config.pipeline_for_job("orders-to-iceberg").unwrap().name, "orders");
+    assert_eq!(
+        config.pipeline_for_job("orders-to-iceberg").unwrap().name,
+        "orders"
+    );
     assert!(config.pipeline_for_job("nope").is_none());
     assert_eq!(orders.warehouse.as_str(), "POSTETL_WH");
     assert_eq!(orders.warehouse_size.as_deref(), Some("SMALL"));
     assert_eq!(orders.iceberg_tables.len(), 2);
-    assert_eq!(orders.iceberg_tables[0].base_location.as_deref(), Some("s3://postetl-lake/warehouse/"));
+    assert_eq!(
+        orders.iceberg_tables[0].base_location.as_deref(),
+        Some("s3://postetl-lake/warehouse/")
+    );
     assert!(matches!(orders.merges[0].how, MergeSpec::Generated { .. }));
     assert!(matches!(&orders.merges[1].how, MergeSpec::Sql(sql) if sql.contains("MERGE INTO")));
     assert_eq!(orders.checks.len(), 6);
@@ -43,7 +49,10 @@ fn the_committed_json_schema_is_current() {
         std::fs::write(&path, &schema).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(committed, schema, "run `UPDATE_SCHEMA=1 cargo test -p pipeline --test config` and commit");
+    assert_eq!(
+        committed, schema,
+        "run `UPDATE_SCHEMA=1 cargo test -p pipeline --test config` and commit"
+    );
 }
 
 #[test]
@@ -130,9 +139,18 @@ colour = "blue"
         "pipelines.other.glue_jobs[0]: Glue job \"job-a\" already triggers pipeline \"orders\"",
     ];
     for e in expect {
-        assert!(got.iter().any(|g| g.starts_with(e)), "missing {e:?} in:\n{}", got.join("\n"));
+        assert!(
+            got.iter().any(|g| g.starts_with(e)),
+            "missing {e:?} in:\n{}",
+            got.join("\n")
+        );
     }
-    assert_eq!(got.len(), expect.len(), "unexpected extra problems:\n{}", got.join("\n"));
+    assert_eq!(
+        got.len(),
+        expect.len(),
+        "unexpected extra problems:\n{}",
+        got.join("\n")
+    );
 }
 
 #[test]
@@ -142,5 +160,9 @@ fn syntax_and_type_errors_are_reported_not_panicked() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("line 2, column 13"), "{got:?}");
     assert!(problems("").iter().any(|p| p.contains("pipelines")));
-    assert!(problems("[pipelines.\"Bad Name\"]\nglue_jobs=[\"j\"]\nwarehouse=\"W\"\n").iter().any(|p| p.contains("lowercase")));
+    assert!(
+        problems("[pipelines.\"Bad Name\"]\nglue_jobs=[\"j\"]\nwarehouse=\"W\"\n")
+            .iter()
+            .any(|p| p.contains("lowercase"))
+    );
 }

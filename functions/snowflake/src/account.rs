@@ -104,19 +104,43 @@ mod tests {
     #[test]
     fn account_urls() {
         let cases = [
-            ("xy12345.us-east-2.aws", false, "https://xy12345.us-east-2.aws.snowflakecomputing.com/"),
-            ("myorg-my_acct", false, "https://myorg-my-acct.snowflakecomputing.com/"),
-            ("myorg.myacct", false, "https://myorg-myacct.snowflakecomputing.com/"),
-            ("myorg-myacct", true, "https://myorg-myacct.privatelink.snowflakecomputing.com/"),
+            (
+                "xy12345.us-east-2.aws",
+                false,
+                "https://xy12345.us-east-2.aws.snowflakecomputing.com/",
+            ),
+            (
+                "myorg-my_acct",
+                false,
+                "https://myorg-my-acct.snowflakecomputing.com/",
+            ),
+            (
+                "myorg.myacct",
+                false,
+                "https://myorg-myacct.snowflakecomputing.com/",
+            ),
+            (
+                "myorg-myacct",
+                true,
+                "https://myorg-myacct.privatelink.snowflakecomputing.com/",
+            ),
             (
                 "xy12345.us-east-1.privatelink",
                 true,
                 "https://xy12345.us-east-1.privatelink.snowflakecomputing.com/",
             ),
-            ("xy12345.us-east-1", true, "https://xy12345.us-east-1.privatelink.snowflakecomputing.com/"),
+            (
+                "xy12345.us-east-1",
+                true,
+                "https://xy12345.us-east-1.privatelink.snowflakecomputing.com/",
+            ),
         ];
         for (input, pl, want) in cases {
-            assert_eq!(account_url(input, pl).unwrap().as_str(), want, "input {input:?}");
+            assert_eq!(
+                account_url(input, pl).unwrap().as_str(),
+                want,
+                "input {input:?}"
+            );
         }
         assert!(account_url("evil.com/x?", false).is_err());
         assert!(account_url("", false).is_err());

@@ -152,7 +152,12 @@ impl Authenticator {
         let text = self.source.fetch(&self.http).await?;
         let secret = SnowflakeSecret::from_json(text.expose())?;
         let key = PrivateKey::from_pem(&secret.private_key, secret.passphrase.as_ref())?;
-        let issuer = JwtIssuer::new(&secret.account, &secret.user, key, self.policy.token_lifetime)?;
+        let issuer = JwtIssuer::new(
+            &secret.account,
+            &secret.user,
+            key,
+            self.policy.token_lifetime,
+        )?;
         Ok(Loaded {
             issuer,
             connection: Arc::new(Connection {
@@ -184,8 +189,20 @@ mod tests {
         let exp = now + Duration::from_secs(59 * 60);
         let margin = Duration::from_secs(300);
         assert!(!needs_renewal(exp, now, margin));
-        assert!(!needs_renewal(exp, now + Duration::from_secs(53 * 60), margin));
-        assert!(needs_renewal(exp, now + Duration::from_secs(54 * 60), margin));
-        assert!(needs_renewal(exp, now + Duration::from_secs(60 * 60), margin));
+        assert!(!needs_renewal(
+            exp,
+            now + Duration::from_secs(53 * 60),
+            margin
+        ));
+        assert!(needs_renewal(
+            exp,
+            now + Duration::from_secs(54 * 60),
+            margin
+        ));
+        assert!(needs_renewal(
+            exp,
+            now + Duration::from_secs(60 * 60),
+            margin
+        ));
     }
 }

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use url::Url;
 
+const STATEMENT_TIMEOUT_CODE: &str = "000630";
+
 /// Backoff for throttled and failed calls: full jitter over a capped exponential.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
@@ -248,13 +250,16 @@ impl Client {
     pub async fn fetch(&self, handle: &str, budget: Duration) -> Result<ResultSet> {
         check_handle(handle)?;
         match self
-            .finish(Answer::Running(handle.to_string()), Wait::cancel_after(budget))
+            .finish(
+                Answer::Running(handle.to_string()),
+                Wait::cancel_after(budget),
+            )
             .await?
         {
             Outcome::Done(result) => Ok(result),
-            Outcome::Running { handle } => Err(Error::Protocol(format!(
-                "statement {handle} still running"
-            ))),
+            Outcome::Running { handle } => {
+                Err(Error::Protocol(format!("statement {handle} still running")))
+            }
         }
     }
 
@@ -407,6 +412,14 @@ impl Client {
                         }
                         StatusCode::UNPROCESSABLE_ENTITY => {
                             let s = status_body(response).await;
+                            // 000630: the statement hit its timeout and was cancelled; reported
+                            // through a poll as 422 rather than the submit's 408.
+                            if s.code == STATEMENT_TIMEOUT_CODE {
+                                return Err(Error::Timeout {
+                                    message: s.message,
+                                    handle: s.statement_handle,
+                                });
+                            }
                             return Err(Error::Sql {
                                 code: s.code,
                                 sql_state: s.sql_state,
@@ -433,8 +446,8 @@ impl Client {
                 }
             };
             let pause = jitter_full(backoff(&config.retry, attempt));
-            let out_of_budget = attempt >= config.retry.max_attempts
-                || Instant::now() + pause >= call.deadline;
+            let out_of_budget =
+                attempt >= config.retry.max_attempts || Instant::now() + pause >= call.deadline;
             if out_of_budget {
                 return Err(match failure {
                     Failure::Throttled => Error::Throttled {
@@ -524,13 +537,10 @@ impl std::fmt::Display for Failure {
 }
 
 async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| Error::Unavailable {
-            attempts: 1,
-            reason: format!("reading the answer: {}", e.without_url()),
-        })?;
+    let bytes = response.bytes().await.map_err(|e| Error::Unavailable {
+        attempts: 1,
+        reason: format!("reading the answer: {}", e.without_url()),
+    })?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("malformed answer: {e}")))
 }
 

@@ -169,7 +169,10 @@ mod tests {
     fn plain_names_are_uppercased_and_quoted() {
         assert_eq!(Identifier::new("orders").unwrap().to_string(), "\"ORDERS\"");
         assert_eq!(Identifier::new("_stg$1").unwrap().to_string(), "\"_STG$1\"");
-        assert_eq!(Identifier::new("\"Mixed Case\"").unwrap().as_str(), "Mixed Case");
+        assert_eq!(
+            Identifier::new("\"Mixed Case\"").unwrap().as_str(),
+            "Mixed Case"
+        );
         assert_eq!(
             Identifier::new("\"a\"\"b\"").unwrap().to_string(),
             "\"a\"\"b\""

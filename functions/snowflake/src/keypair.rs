@@ -201,10 +201,11 @@ impl JwtIssuer {
             iat,
             exp,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key.encoding)
-            .map_err(|e| Error::InvalidKey {
-                reason: format!("signing failed: {e}"),
-            })?;
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key.encoding)
+                .map_err(|e| Error::InvalidKey {
+                    reason: format!("signing failed: {e}"),
+                })?;
         Ok(Jwt {
             token: SecretString::new(token),
             issued_at: UNIX_EPOCH + Duration::from_secs(iat),

@@ -104,7 +104,12 @@ impl<'a> Row<'a> {
         Ok((i, self.values.get(i).and_then(|v| v.as_deref())))
     }
 
-    fn convert<T>(&self, col: impl ColumnRef, want: &str, f: impl FnOnce(&str, &Column) -> Option<T>) -> Result<Option<T>> {
+    fn convert<T>(
+        &self,
+        col: impl ColumnRef,
+        want: &str,
+        f: impl FnOnce(&str, &Column) -> Option<T>,
+    ) -> Result<Option<T>> {
         let (i, value) = self.raw(col)?;
         let column = &self.set.columns[i];
         value
@@ -132,10 +137,12 @@ impl<'a> Row<'a> {
     }
 
     pub fn get_bool(&self, col: impl ColumnRef) -> Result<Option<bool>> {
-        self.convert(col, "a boolean", |v, _| match v.to_ascii_lowercase().as_str() {
-            "true" | "1" => Some(true),
-            "false" | "0" => Some(false),
-            _ => None,
+        self.convert(col, "a boolean", |v, _| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            }
         })
     }
 
@@ -143,7 +150,8 @@ impl<'a> Row<'a> {
     pub fn get_date(&self, col: impl ColumnRef) -> Result<Option<NaiveDate>> {
         self.convert(col, "a date", |v, _| {
             let days: i64 = v.parse().ok()?;
-            NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::TimeDelta::try_days(days)?)
+            NaiveDate::from_ymd_opt(1970, 1, 1)?
+                .checked_add_signed(chrono::TimeDelta::try_days(days)?)
         })
     }
 
@@ -228,7 +236,10 @@ mod tests {
         let s = set("fixed", None);
         assert_eq!(s.row(0).unwrap().get_i64(0).unwrap(), None);
         let s = set("fixed", Some("x"));
-        assert_eq!(s.row(0).unwrap().get_i64(0).unwrap_err().name(), "Snowflake.Protocol");
+        assert_eq!(
+            s.row(0).unwrap().get_i64(0).unwrap_err().name(),
+            "Snowflake.Protocol"
+        );
         assert!(s.row(0).unwrap().get_i64("missing").is_err());
         assert!(s.row(0).unwrap().get_i64(3).is_err());
     }

@@ -85,12 +85,12 @@ impl SnowflakeSecret {
                 _ => Err(Error::MissingSecretField { field }),
             }
         }
-        let private_key = raw
-            .private_key
-            .filter(|k| !k.is_empty())
-            .ok_or(Error::MissingSecretField {
-                field: "privateKey",
-            })?;
+        let private_key =
+            raw.private_key
+                .filter(|k| !k.is_empty())
+                .ok_or(Error::MissingSecretField {
+                    field: "privateKey",
+                })?;
         Ok(Self {
             account: required(raw.account, "account")?,
             user: required(raw.user, "user")?,
@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn errors_and_debug_never_show_values() {
-        let err = SnowflakeSecret::from_json(r#"{"privateKey": 42, "passphrase": "hunter2"}"#).unwrap_err();
+        let err = SnowflakeSecret::from_json(r#"{"privateKey": 42, "passphrase": "hunter2"}"#)
+            .unwrap_err();
         assert_eq!(err.name(), "Snowflake.InvalidSecret");
         assert!(!err.to_string().contains("hunter2"));
         let err = SnowflakeSecret::from_json("hunter2 not json").unwrap_err();
@@ -166,7 +167,10 @@ mod tests {
         let with_pass = FULL.replace(r#""passphrase": """#, r#""passphrase": "hunter2""#);
         let s = SnowflakeSecret::from_json(&with_pass).unwrap();
         let debug = format!("{s:?}");
-        assert!(!debug.contains("hunter2") && !debug.contains("AAAA"), "{debug}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("AAAA"),
+            "{debug}"
+        );
         assert!(debug.contains("[redacted]"));
     }
 }

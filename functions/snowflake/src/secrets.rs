@@ -95,7 +95,7 @@ struct ExtensionAnswer {
 impl AwsSecret {
     async fn fetch(&self, http: &reqwest::Client) -> Result<SecretString> {
         if let Some(port) = self.extension_port {
-            match self.from_extension(http, port).await {
+            match self.via_extension(http, port).await {
                 Err(Fallback::ToApi(reason)) => {
                     tracing::warn!(%reason, "secrets extension not reachable; using the Secrets Manager API");
                 }
@@ -103,10 +103,14 @@ impl AwsSecret {
                 Ok(value) => return Ok(value),
             }
         }
-        self.from_api().await
+        self.via_api().await
     }
 
-    async fn from_extension(&self, http: &reqwest::Client, port: u16) -> Result<SecretString, Fallback> {
+    async fn via_extension(
+        &self,
+        http: &reqwest::Client,
+        port: u16,
+    ) -> Result<SecretString, Fallback> {
         // The extension authenticates callers with the function's session token.
         let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
         let answer = http
@@ -124,15 +128,19 @@ impl AwsSecret {
                 status.as_u16()
             ))));
         }
-        let body: ExtensionAnswer = answer
-            .json()
-            .await
-            .map_err(|_| Fallback::No(self.unavailable("the secrets extension answered malformed JSON")))?;
-        body.secret_string
-            .ok_or_else(|| Fallback::No(self.unavailable("the secret has no SecretString (binary secrets are not supported)")))
+        let body: ExtensionAnswer = answer.json().await.map_err(|_| {
+            Fallback::No(self.unavailable("the secrets extension answered malformed JSON"))
+        })?;
+        body.secret_string.ok_or_else(|| {
+            Fallback::No(
+                self.unavailable(
+                    "the secret has no SecretString (binary secrets are not supported)",
+                ),
+            )
+        })
     }
 
-    async fn from_api(&self) -> Result<SecretString> {
+    async fn via_api(&self) -> Result<SecretString> {
         let client = self
             .sdk
             .get_or_init(|| async {
@@ -154,9 +162,9 @@ impl AwsSecret {
                     e.message().unwrap_or("no message")
                 ))
             })?;
-        out.secret_string
-            .map(SecretString::new)
-            .ok_or_else(|| self.unavailable("the secret has no SecretString (binary secrets are not supported)"))
+        out.secret_string.map(SecretString::new).ok_or_else(|| {
+            self.unavailable("the secret has no SecretString (binary secrets are not supported)")
+        })
     }
 
     fn unavailable(&self, reason: impl Into<String>) -> Error {

@@ -103,6 +103,12 @@ impl Statement {
         }
     }
 
+    /// Sends the text as a multi-statement request of `count` statements (0 = any number).
+    pub fn statements(mut self, count: u32) -> Self {
+        self.statement_count = Some(count);
+        self
+    }
+
     pub fn bind(mut self, value: Binding) -> Self {
         self.bindings.push(value);
         self

@@ -25,7 +25,11 @@ fn openssl(dir: &Path, args: &str) {
         .current_dir(dir)
         .output()
         .expect("openssl is installed by tests/setup.sh");
-    assert!(out.status.success(), "openssl {args}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn keys() -> &'static Keys {
@@ -34,11 +38,23 @@ fn keys() -> &'static Keys {
         let dir = std::env::temp_dir().join(format!("postetl-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         openssl(&dir, "genrsa -out rsa.pem 2048");
-        openssl(&dir, "pkcs8 -topk8 -inform PEM -in rsa.pem -nocrypt -out plain.p8");
-        openssl(&dir, "pkcs8 -topk8 -v2 des3 -inform PEM -in rsa.pem -passout pass:s3cret -out des3.p8");
-        openssl(&dir, "pkcs8 -topk8 -v2 aes-256-cbc -inform PEM -in rsa.pem -passout pass:s3cret -out aes.p8");
+        openssl(
+            &dir,
+            "pkcs8 -topk8 -inform PEM -in rsa.pem -nocrypt -out plain.p8",
+        );
+        openssl(
+            &dir,
+            "pkcs8 -topk8 -v2 des3 -inform PEM -in rsa.pem -passout pass:s3cret -out des3.p8",
+        );
+        openssl(
+            &dir,
+            "pkcs8 -topk8 -v2 aes-256-cbc -inform PEM -in rsa.pem -passout pass:s3cret -out aes.p8",
+        );
         openssl(&dir, "rsa -in rsa.pem -traditional -out pkcs1.pem");
-        openssl(&dir, "rsa -in rsa.pem -traditional -aes256 -passout pass:s3cret -out legacy.pem");
+        openssl(
+            &dir,
+            "rsa -in rsa.pem -traditional -aes256 -passout pass:s3cret -out legacy.pem",
+        );
         openssl(&dir, "rsa -in rsa.pem -pubout -out pub.pem");
         openssl(&dir, "rsa -in rsa.pem -pubout -outform DER -out pub.der");
         openssl(&dir, "dgst -sha256 -binary -out pub.sha256 pub.der");
@@ -96,9 +112,17 @@ fn bad_keys_get_their_own_named_errors() {
         let err = load(name, pass).unwrap_err();
         assert_eq!(err.name(), want, "{name}: {err}");
         let text = format!("{err} {err:?}");
-        assert!(!text.contains("s3cret") && !text.contains("wrong"), "{text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("wrong"),
+            "{text}"
+        );
     }
-    for garbage in ["", "not a key", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"] {
+    for garbage in [
+        "",
+        "not a key",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+    ] {
         let err = PrivateKey::from_pem(&SecretString::new(garbage), None).unwrap_err();
         assert_eq!(err.name(), "Snowflake.InvalidKey", "{garbage:?}");
     }
@@ -108,7 +132,8 @@ fn bad_keys_get_their_own_named_errors() {
 fn the_jwt_has_snowflakes_claims_and_verifies_with_the_public_key() {
     let key = load("des3.p8", Some("s3cret")).unwrap();
     let fp = key.fingerprint().to_string();
-    let issuer = JwtIssuer::new("myorg.my_acct", "svc_user", key, Duration::from_secs(7200)).unwrap();
+    let issuer =
+        JwtIssuer::new("myorg.my_acct", "svc_user", key, Duration::from_secs(7200)).unwrap();
     let now = SystemTime::now();
     let jwt = issuer.issue(now).unwrap();
     assert_eq!(
@@ -119,8 +144,13 @@ fn the_jwt_has_snowflakes_claims_and_verifies_with_the_public_key() {
     let public = DecodingKey::from_rsa_pem(keys().read("pub.pem").as_bytes()).unwrap();
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-    let data = jsonwebtoken::decode::<serde_json::Value>(jwt.token.expose(), &public, &validation).unwrap();
+    let data = jsonwebtoken::decode::<serde_json::Value>(jwt.token.expose(), &public, &validation)
+        .unwrap();
     assert_eq!(data.claims["sub"], "MYORG-MY_ACCT.SVC_USER");
     assert_eq!(data.claims["iss"], format!("MYORG-MY_ACCT.SVC_USER.{fp}"));
-    assert!(format!("{jwt:?} {issuer:?}").find(jwt.token.expose()).is_none());
+    assert!(
+        format!("{jwt:?} {issuer:?}")
+            .find(jwt.token.expose())
+            .is_none()
+    );
 }

@@ -1,0 +1,222 @@
+//! Runs the pipeline's data-quality rules, writes one audit row per rule and run, and tells the
+//! state machine whether to stop before the marts (an `error` rule failed).
+
+use lambda_runtime::LambdaEvent;
+use pipeline::config::{Check, Rule, Severity};
+use pipeline::steps::{Outcome, QualityResult, RuleResult, RunRequest};
+use pipeline::{Env, Step, StepError};
+use snowflake::{Binding, Error, ObjectName};
+
+pub async fn handle(env: &Env, event: LambdaEvent<RunRequest>) -> Result<QualityResult, StepError> {
+    let run = event.payload.run;
+    let step = env.step(&run, "dq-check", event.context.deadline())?;
+    let mut results = Vec::with_capacity(step.pipeline.checks.len());
+    for check in &step.pipeline.checks {
+        let result = evaluate(&step, check).await?;
+        tracing::info!(rule = %result.rule, outcome = ?result.outcome, observed = ?result.observed, "{}", result.message);
+        results.push(result);
+    }
+    let audit_rows = write_audit(&step, &env.config()?.audit_table, &results).await?;
+    let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    let failed = count(Outcome::Fail);
+    Ok(QualityResult {
+        passed: count(Outcome::Pass),
+        warned: count(Outcome::Warn),
+        failed,
+        stop: failed > 0,
+        audit_rows,
+        failures: results
+            .into_iter()
+            .filter(|r| r.outcome != Outcome::Pass)
+            .collect(),
+    })
+}
+
+/// The query whose single number the rule judges, and its bindings.
+fn measure(rule: &Rule) -> (String, Vec<Binding>) {
+    match rule {
+        Rule::RowCount { table, .. } => (format!("SELECT COUNT(*) FROM {table}"), vec![]),
+        Rule::NotNull { table, column } => (
+            format!("SELECT COUNT(*) FROM {table} WHERE {column} IS NULL"),
+            vec![],
+        ),
+        Rule::Unique { table, columns } => {
+            let cols = columns
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                format!(
+                    "SELECT COUNT(*) FROM (SELECT {cols} FROM {table} GROUP BY {cols} HAVING COUNT(*) > 1)"
+                ),
+                vec![],
+            )
+        }
+        Rule::AcceptedValues {
+            table,
+            column,
+            values,
+        } => {
+            let marks = vec!["?"; values.len()].join(", ");
+            let sql = format!(
+                "SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL AND {column} NOT IN ({marks})"
+            );
+            (
+                sql,
+                values.iter().map(|v| Binding::text(v.clone())).collect(),
+            )
+        }
+        // Age is computed here from the newest value: the column is read as UTC wall time.
+        Rule::Freshness { table, column, .. } => {
+            (format!("SELECT MAX({column}) FROM {table}"), vec![])
+        }
+        Rule::CustomSql { sql } => (
+            format!("SELECT COUNT(*) FROM ({sql}) AS failing_rows"),
+            vec![],
+        ),
+    }
+}
+
+async fn evaluate(step: &Step<'_>, check: &Check) -> Result<RuleResult, StepError> {
+    let (sql, bindings) = measure(&check.rule);
+    let mut statement = step.statement(sql, &check.name, 0);
+    for b in bindings {
+        statement = statement.bind(b);
+    }
+    let verdict = |ok: bool| match (ok, check.severity) {
+        (true, _) => Outcome::Pass,
+        (false, Severity::Warn) => Outcome::Warn,
+        (false, Severity::Error) => Outcome::Fail,
+    };
+    let rows = match step.read(&statement).await {
+        Ok(rows) => rows,
+        // A rule that cannot run (a dropped column, a typo in custom SQL) is a failed rule, recorded
+        // like any other; transient errors still fail the step so that it is retried.
+        Err(StepError::Snowflake(Error::Sql { code, message, .. })) => {
+            return Ok(RuleResult {
+                rule: check.name.clone(),
+                severity: check.severity,
+                outcome: verdict(false),
+                observed: None,
+                message: format!("the rule's query failed ({code}): {message}"),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let first = rows.row(0);
+    let (observed, ok, message) = match &check.rule {
+        Rule::Freshness { max_age, .. } => {
+            let newest = match first {
+                Some(r) => r.get_timestamp(0)?,
+                None => None,
+            };
+            match newest {
+                None => (None, false, "no rows: nothing is fresh".to_string()),
+                Some(newest) => {
+                    let age = chrono::Utc::now().naive_utc() - newest;
+                    let minutes = age.num_minutes();
+                    let limit = (max_age.as_secs() / 60) as i64;
+                    (
+                        Some(minutes),
+                        minutes <= limit,
+                        format!("newest row is {minutes} min old (limit {limit} min)"),
+                    )
+                }
+            }
+        }
+        rule => {
+            let n = first
+                .map(|r| r.get_i64(0))
+                .transpose()?
+                .flatten()
+                .unwrap_or(0);
+            let (ok, message) = match rule {
+                Rule::RowCount { min, max, .. } => {
+                    let ok = min.is_none_or(|m| n as u64 >= m) && max.is_none_or(|m| n as u64 <= m);
+                    (
+                        ok,
+                        format!(
+                            "{n} rows (bounds {} .. {})",
+                            fmt_bound(*min),
+                            fmt_bound(*max)
+                        ),
+                    )
+                }
+                Rule::NotNull { column, .. } => {
+                    (n == 0, format!("{n} rows with {} NULL", column.as_str()))
+                }
+                Rule::Unique { .. } => (n == 0, format!("{n} duplicated key values")),
+                Rule::AcceptedValues { column, .. } => (
+                    n == 0,
+                    format!("{n} rows with an unexpected {}", column.as_str()),
+                ),
+                _ => (n == 0, format!("{n} failing rows")),
+            };
+            (Some(n), ok, message)
+        }
+    };
+    Ok(RuleResult {
+        rule: check.name.clone(),
+        severity: check.severity,
+        outcome: verdict(ok),
+        observed,
+        message,
+    })
+}
+
+fn fmt_bound(b: Option<u64>) -> String {
+    b.map_or("-".into(), |b| b.to_string())
+}
+
+/// One row per rule, in one INSERT whose request id derives from the run: a retried invocation
+/// or a replayed event never writes the run's results twice.
+async fn write_audit(
+    step: &Step<'_>,
+    table: &ObjectName,
+    results: &[RuleResult],
+) -> Result<usize, StepError> {
+    if results.is_empty() {
+        return Ok(0);
+    }
+    let parts = table.parts();
+    let schema = format!("{}.{}", parts[0], parts[1]);
+    step.change_now(&step.statement(format!("CREATE SCHEMA IF NOT EXISTS {schema}"), "audit", 0))
+        .await?;
+    step.change_now(&step.statement(
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (RUN_KEY VARCHAR, EXECUTION VARCHAR, PIPELINE VARCHAR, RULE VARCHAR, \
+             SEVERITY VARCHAR, OUTCOME VARCHAR, OBSERVED BIGINT, MESSAGE VARCHAR, CHECKED_AT TIMESTAMP)"
+        ),
+        "audit",
+        1,
+    ))
+    .await?;
+    let now = chrono::Utc::now()
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string();
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let sql = format!(
+        "INSERT INTO {table} (RUN_KEY, EXECUTION, PIPELINE, RULE, SEVERITY, OUTCOME, OBSERVED, MESSAGE, CHECKED_AT) VALUES {}",
+        vec![row; results.len()].join(", ")
+    );
+    let mut statement = step.statement(sql, "audit", 2);
+    for r in results {
+        let text = |v: &str| Binding::text(v.to_string());
+        statement = statement
+            .bind(text(&step.run.run_key))
+            .bind(text(&step.run.execution))
+            .bind(text(&step.run.pipeline))
+            .bind(text(&r.rule))
+            .bind(text(r.severity.as_str()))
+            .bind(text(r.outcome.as_str()))
+            .bind(r.observed.map_or(Binding::null("FIXED"), Binding::fixed))
+            .bind(text(&r.message))
+            .bind(text(&now));
+    }
+    Ok(match step.change_now(&statement).await? {
+        Some(_) => results.len(),
+        None => 0,
+    })
+}

@@ -1,0 +1,100 @@
+//! The two Glue calls the steps make, with Glue's errors mapped to step error names.
+
+use crate::error::StepError;
+use crate::steps::GlueJobRun;
+use aws_sdk_glue::config::http::HttpResponse;
+use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
+
+/// A Glue client from the standard AWS settings (`AWS_ENDPOINT_URL` included).
+pub async fn client() -> aws_sdk_glue::Client {
+    aws_sdk_glue::Client::new(&aws_config::load_from_env().await)
+}
+
+/// The Iceberg table's current `metadata_location`, as Glue's table parameters hold it.
+pub async fn metadata_location(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+) -> Result<String, StepError> {
+    let out = glue
+        .get_table()
+        .database_name(database)
+        .name(table)
+        .send()
+        .await
+        .map_err(|e| {
+            let not_found = e
+                .as_service_error()
+                .is_some_and(|s| s.is_entity_not_found_exception());
+            classify(e, not_found, &format!("table {database}.{table}"))
+        })?;
+    out.table
+        .and_then(|t| t.parameters)
+        .and_then(|p| p.get("metadata_location").cloned())
+        .ok_or_else(|| {
+            StepError::GlueNotFound(format!(
+                "table {database}.{table} has no metadata_location (not an Iceberg table?)"
+            ))
+        })
+}
+
+/// The job run an event reports, for the plan's record.
+pub async fn job_run(
+    glue: &aws_sdk_glue::Client,
+    job: &str,
+    run_id: &str,
+) -> Result<GlueJobRun, StepError> {
+    let out = glue
+        .get_job_run()
+        .job_name(job)
+        .run_id(run_id)
+        .send()
+        .await
+        .map_err(|e| {
+            let not_found = e
+                .as_service_error()
+                .is_some_and(|s| s.is_entity_not_found_exception());
+            classify(e, not_found, &format!("job run {job}/{run_id}"))
+        })?;
+    let run = out
+        .job_run
+        .ok_or_else(|| StepError::GlueNotFound(format!("job run {job}/{run_id}")))?;
+    Ok(GlueJobRun {
+        state: run.job_run_state.map(|s| s.as_str().to_string()),
+        started_on: run.started_on.map(|t| t.to_string()),
+        completed_on: run.completed_on.map(|t| t.to_string()),
+        execution_time_seconds: Some(run.execution_time),
+        attempt: Some(run.attempt),
+    })
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: SdkError<E, HttpResponse>,
+    not_found: bool,
+    what: &str,
+) -> StepError {
+    if not_found {
+        return StepError::GlueNotFound(format!("{what} does not exist"));
+    }
+    let transient_codes = [
+        "ThrottlingException",
+        "InternalServiceException",
+        "OperationTimeoutException",
+    ];
+    match &e {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            let message = format!("{what}: {code}: {}", service.err().message().unwrap_or(""));
+            if transient_codes.contains(&code) || service.raw().status().is_server_error() {
+                StepError::GlueUnavailable(message)
+            } else {
+                StepError::GlueFailed(message)
+            }
+        }
+        // Dispatch failures, timeouts and unreadable answers may pass.
+        _ => StepError::GlueUnavailable(format!(
+            "{what}: {}",
+            aws_sdk_glue::error::DisplayErrorContext(&e)
+        )),
+    }
+}

@@ -1,0 +1,175 @@
+//! Turns the execution input into a run plan. The input is either the EventBridge `Glue Job State
+//! Change` event (automatic start) or a console input such as
+//! `{"pipeline": "orders", "dryRun": true, "tables": ["ORDERS"]}`.
+
+use lambda_runtime::LambdaEvent;
+use pipeline::config::Pipeline;
+use pipeline::steps::{Item, Plan, PlanRequest, Run, Trigger};
+use pipeline::{Env, StepError};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ManualInput {
+    pipeline: String,
+    #[serde(default)]
+    dry_run: bool,
+    /// Refresh only these Iceberg tables (full name or table name); all when absent.
+    tables: Option<Vec<String>>,
+    /// Names the run for request-id de-duplication; defaults to the execution, so a new manual
+    /// execution is new work while a redrive of the same execution is not.
+    run_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GlueDetail {
+    job_name: String,
+    state: String,
+    job_run_id: String,
+}
+
+pub async fn handle(
+    env: &Env,
+    glue: Option<&aws_sdk_glue::Client>,
+    event: LambdaEvent<PlanRequest>,
+) -> Result<Plan, StepError> {
+    let PlanRequest { input, execution } = event.payload;
+    let config = env.config()?;
+    let is_event = input.get("detail-type").is_some() || input.get("source").is_some();
+    let (pipeline, run, trigger, tables) = if is_event {
+        let detail = glue_detail(&input)?;
+        let pipeline = config
+            .pipeline_for_job(&detail.job_name)
+            .ok_or_else(|| StepError::UnknownJob(detail.job_name.clone()))?;
+        if detail.state != "SUCCEEDED" {
+            return Err(StepError::NotSucceeded {
+                job: detail.job_name,
+                run_id: detail.job_run_id,
+                state: detail.state,
+            });
+        }
+        let job_run = match glue {
+            Some(glue) => {
+                match pipeline::glue::job_run(glue, &detail.job_name, &detail.job_run_id).await {
+                    Ok(run) => Some(run),
+                    Err(e) => {
+                        // The record is informative; a Glue hiccup must not hold the run back.
+                        tracing::warn!(error = %e, "GetJobRun failed; planning without it");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let run = Run {
+            pipeline: pipeline.name.clone(),
+            run_key: format!("glue:{}:{}", detail.job_name, detail.job_run_id),
+            execution: execution.clone(),
+            dry_run: false,
+        };
+        let trigger = Trigger::Glue {
+            job_name: detail.job_name,
+            job_run_id: detail.job_run_id,
+            event_time: input.get("time").and_then(Value::as_str).map(String::from),
+            job_run,
+        };
+        (pipeline, run, trigger, None)
+    } else {
+        let manual: ManualInput = serde_json::from_value(input).map_err(|e| {
+            StepError::Malformed(format!(
+                "expected a Glue Job State Change event or {{\"pipeline\": \"..\", \"dryRun\": bool, \"tables\": [..]}}: {e}"
+            ))
+        })?;
+        let pipeline = config
+            .pipeline(&manual.pipeline)
+            .ok_or_else(|| StepError::UnknownPipeline(manual.pipeline.clone()))?;
+        let execution_name = execution.rsplit(':').next().unwrap_or(&execution);
+        let run = Run {
+            pipeline: pipeline.name.clone(),
+            run_key: manual
+                .run_key
+                .unwrap_or_else(|| format!("manual:{execution_name}")),
+            execution: execution.clone(),
+            dry_run: manual.dry_run,
+        };
+        (pipeline, run, Trigger::Manual, manual.tables)
+    };
+    let plan = plan(pipeline, run, trigger, tables.as_deref())?;
+    tracing::info!(pipeline = %plan.run.pipeline, run_key = %plan.run.run_key, tables = plan.iceberg_tables.len(),
+        merges = plan.merges.len(), checks = plan.checks, marts = plan.marts.len(), dry_run = plan.run.dry_run, "planned");
+    Ok(plan)
+}
+
+fn glue_detail(input: &Value) -> Result<GlueDetail, StepError> {
+    let source = input.get("source").and_then(Value::as_str);
+    let kind = input.get("detail-type").and_then(Value::as_str);
+    if source != Some("aws.glue") || kind != Some("Glue Job State Change") {
+        return Err(StepError::Malformed(format!(
+            "an event from {source:?} of type {kind:?}; expected aws.glue \"Glue Job State Change\""
+        )));
+    }
+    let detail = input.get("detail").cloned().unwrap_or(Value::Null);
+    serde_json::from_value(detail).map_err(|e| {
+        StepError::Malformed(format!(
+            "the Glue event's detail lacks jobName, state or jobRunId: {e}"
+        ))
+    })
+}
+
+fn plan(
+    pipeline: &Pipeline,
+    run: Run,
+    trigger: Trigger,
+    tables: Option<&[String]>,
+) -> Result<Plan, StepError> {
+    let mut iceberg = Vec::new();
+    for table in &pipeline.iceberg_tables {
+        let full = table.table.plain();
+        let wanted = tables.is_none_or(|names| {
+            names.iter().any(|n| {
+                n.eq_ignore_ascii_case(&full) || n.eq_ignore_ascii_case(table.table.name().as_str())
+            })
+        });
+        if wanted {
+            iceberg.push(Item {
+                run: run.clone(),
+                item: full,
+                handle: None,
+            });
+        }
+    }
+    for name in tables.unwrap_or_default() {
+        let known = pipeline.iceberg_tables.iter().any(|t| {
+            name.eq_ignore_ascii_case(&t.table.plain())
+                || name.eq_ignore_ascii_case(t.table.name().as_str())
+        });
+        if !known {
+            return Err(StepError::UnknownItem {
+                pipeline: pipeline.name.clone(),
+                kind: "Iceberg table",
+                name: name.clone(),
+            });
+        }
+    }
+    Ok(Plan {
+        merges: pipeline
+            .merges
+            .iter()
+            .map(|m| Item {
+                run: run.clone(),
+                item: m.name.clone(),
+                handle: None,
+            })
+            .collect(),
+        run,
+        trigger,
+        warehouse: pipeline.warehouse.as_str().to_string(),
+        warehouse_size: pipeline.warehouse_size.clone(),
+        iceberg_tables: iceberg,
+        max_concurrency: pipeline.max_concurrency,
+        checks: pipeline.checks.len(),
+        marts: pipeline.marts.iter().map(|m| m.name.clone()).collect(),
+    })
+}

@@ -1,0 +1,115 @@
+//! Resumes the run's warehouse (and sets the run's size), and at the end suspends it, but only
+//! if this run resumed it, and restores the size it found.
+//!
+//! Every statement, `SHOW WAREHOUSES` included, carries a request id derived from the run: a
+//! retried invocation gets Snowflake's earlier answers back, so it still knows the warehouse was
+//! suspended before this run resumed it.
+
+use lambda_runtime::LambdaEvent;
+use pipeline::config::normalise_size;
+use pipeline::steps::{WarehouseAction, WarehouseRequest, WarehouseResult};
+use pipeline::{Env, Step, StepError};
+use snowflake::{Error, string_literal};
+
+struct Seen {
+    state: String,
+    size: Option<String>,
+}
+
+pub async fn handle(
+    env: &Env,
+    event: LambdaEvent<WarehouseRequest>,
+) -> Result<WarehouseResult, StepError> {
+    let request = event.payload;
+    let step = env.step(&request.run, "warehouse", event.context.deadline())?;
+    let warehouse = &step.pipeline.warehouse;
+    let mut result = WarehouseResult {
+        warehouse: warehouse.as_str().to_string(),
+        action: request.action,
+        resumed: false,
+        suspended: false,
+        previous_size: None,
+        skipped: Vec::new(),
+    };
+    match request.action {
+        WarehouseAction::Resume => {
+            let seen = show(&step, "resume").await?;
+            if let Some(size) = &step.pipeline.warehouse_size
+                && seen.size.as_deref() != Some(size.as_str())
+            {
+                let sql = format!(
+                    "ALTER WAREHOUSE {warehouse} SET WAREHOUSE_SIZE = {}",
+                    string_literal(size)?
+                );
+                run(&step, &mut result, sql, "resize").await?;
+                result.previous_size = seen.size.clone();
+            }
+            if seen.state.starts_with("SUSPEND") {
+                let sql = format!("ALTER WAREHOUSE {warehouse} RESUME IF SUSPENDED");
+                run(&step, &mut result, sql, "resume").await?;
+                result.resumed = true;
+            }
+            tracing::info!(warehouse = %warehouse, state = %seen.state, resumed = result.resumed, "warehouse ready");
+        }
+        WarehouseAction::Suspend => {
+            if let Some(size) = request.previous_size.as_deref().and_then(normalise_size) {
+                let sql = format!(
+                    "ALTER WAREHOUSE {warehouse} SET WAREHOUSE_SIZE = {}",
+                    string_literal(&size)?
+                );
+                run(&step, &mut result, sql, "restore-size").await?;
+            }
+            if request.resumed {
+                let sql = format!("ALTER WAREHOUSE {warehouse} SUSPEND");
+                match run(&step, &mut result, sql, "suspend").await {
+                    Ok(()) => result.suspended = !request.run.dry_run,
+                    // Auto-suspend or someone else got there first: the goal is met.
+                    Err(StepError::Snowflake(Error::Sql { message, .. }))
+                        if message.contains("cannot be suspended") =>
+                    {
+                        tracing::info!(warehouse = %warehouse, "already suspended");
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                tracing::info!(warehouse = %warehouse, "not resumed by this run; leaving it as it is");
+            }
+        }
+    }
+    Ok(result)
+}
+
+async fn show(step: &Step<'_>, phase: &str) -> Result<Seen, StepError> {
+    let name = step.pipeline.warehouse.as_str();
+    // `_` in the name is a LIKE wildcard, which still matches itself; the exact name is picked below.
+    let sql = format!("SHOW WAREHOUSES LIKE {}", string_literal(name)?);
+    let rows = step.read(&step.statement(sql, phase, 0)).await?;
+    let state = rows.column("state")?;
+    let size = rows.column("size")?;
+    let row = rows
+        .iter()
+        .find(|r| r.get_str("name").ok().flatten() == Some(name))
+        .ok_or_else(|| Error::Sql {
+            code: "002003".into(),
+            sql_state: "02000".into(),
+            message: format!("Warehouse '{name}' does not exist or not authorized."),
+            handle: None,
+        })?;
+    Ok(Seen {
+        state: row.get_str(state)?.unwrap_or_default().to_ascii_uppercase(),
+        size: row.get_str(size)?.and_then(normalise_size),
+    })
+}
+
+async fn run(
+    step: &Step<'_>,
+    result: &mut WarehouseResult,
+    sql: String,
+    phase: &str,
+) -> Result<(), StepError> {
+    let statement = step.statement(sql, phase, 1);
+    if step.change_now(&statement).await?.is_none() {
+        result.skipped.push(statement.sql().to_string());
+    }
+    Ok(())
+}

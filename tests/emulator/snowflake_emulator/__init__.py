@@ -1,0 +1,10 @@
+"""A Snowflake SQL API v2 emulator for local tests: real key-pair JWT verification, real SQL on
+embedded DuckDB, emulated warehouses, asynchronous execution, cancel, timeouts and fault injection.
+
+Run it with `python -m snowflake_emulator --host 127.0.0.1 --port 0`; see README.md.
+"""
+
+from .emulator import Emulator
+from .server import make_server
+
+__all__ = ["Emulator", "make_server"]

@@ -1,0 +1,96 @@
+"""The emulator's whole state in one object, so POST /_emulator/reset can swap it atomically."""
+
+import threading
+import time
+
+from .auth import UserStore
+from .engine import Engine
+from .faults import FaultQueue
+from .statements import Registry
+from .warehouses import Warehouses
+
+DEFAULT_CONFIG = {
+    "sync_wait_seconds": 45.0,        # how long a synchronous POST waits before answering 202
+    "partition_rows": 10000,          # rows per result partition
+    "max_token_age_seconds": 3600.0,  # a JWT is refused once now > iat + this, whatever its exp
+}
+MAX_REQUEST_LOG = 10000
+
+
+class Config:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values = dict(DEFAULT_CONFIG)
+
+    def get(self, key):
+        with self._lock:
+            return self._values[key]
+
+    def all(self):
+        with self._lock:
+            return dict(self._values)
+
+    def update(self, changes):
+        if not isinstance(changes, dict):
+            raise ValueError("config must be an object")
+        clean = {}
+        for key, value in changes.items():
+            if key not in DEFAULT_CONFIG:
+                raise ValueError(f"unknown config key '{key}'")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"'{key}' must be a non-negative number")
+            if key == "partition_rows":
+                if int(value) != value or value < 1:
+                    raise ValueError("'partition_rows' must be a positive integer")
+                value = int(value)
+            clean[key] = value if key == "partition_rows" else float(value)
+        with self._lock:
+            self._values.update(clean)
+            return dict(self._values)
+
+
+class RequestLog:
+    """SQL API requests as received (method, path, query, status, requestId); never headers or tokens."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = []
+
+    def add(self, method, path, query, status, request_id):
+        with self._lock:
+            self._entries.append({"method": method, "path": path, "query": query, "status": status,
+                                  "requestId": request_id, "time": time.time()})
+            del self._entries[:-MAX_REQUEST_LOG]
+
+    def list(self):
+        with self._lock:
+            return list(self._entries)
+
+
+class State:
+    def __init__(self):
+        self.config = Config()
+        self.users = UserStore()
+        self.faults = FaultQueue()
+        self.warehouses = Warehouses()
+        self.engine = Engine(self.warehouses)
+        self.registry = Registry(self.engine, self.config)
+        self.requests = RequestLog()
+
+    def close(self):
+        self.registry.cancel_all()
+        self.engine.close()
+
+
+class Emulator:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.state = State()
+
+    def reset(self):
+        with self._lock:
+            old, self.state = self.state, State()
+        old.close()
+
+    def close(self):
+        self.state.close()

@@ -1,0 +1,391 @@
+"""SQL execution on one shared embedded DuckDB database, with Snowflake session semantics.
+
+- Databases: CREATE DATABASE X is `ATTACH ':memory:' AS X` plus a PUBLIC schema.
+- "No current database": each session starts in a hidden, empty, read-only catalog, so an
+  unqualified CREATE fails (as in Snowflake) instead of landing in DuckDB's default catalog.
+- Sessions: one DuckDB cursor (its own connection) per request, used only by the worker thread
+  running that request; cancel interrupts it from another thread.
+- CURRENT_WAREHOUSE() & co, and a few Snowflake functions DuckDB lacks, are per-session temp macros.
+"""
+
+import collections
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+
+import duckdb
+
+from . import bindings as binding_values
+from . import emulated, errors
+from .errors import Canceled, SnowflakeError
+from .results import Column, Result
+from .sqltext import (TokenStream, classify, ddl_status, extract_waits, leading_words, merge_actions,
+                      needs_compute, object_kind, quote_ident, quoted_identifiers, significant, split_statements,
+                      sql_literal, to_duckdb, tokenize)
+
+NO_DATABASE = "__no_database"
+DEFAULT_TIMEZONE = "America/Los_Angeles"  # Snowflake's default TIMEZONE parameter
+
+# First words of Snowflake commands: others are syntax errors, these (when not implemented) are
+# unsupported features.
+SNOWFLAKE_COMMANDS = (
+    "ALTER", "BEGIN", "CALL", "COMMENT", "COMMIT", "COPY", "CREATE", "DECLARE", "DELETE", "DESC", "DESCRIBE",
+    "DROP", "EXECUTE", "EXPLAIN", "GET", "GRANT", "INSERT", "LIST", "LS", "MERGE", "PUT", "REMOVE", "REVOKE",
+    "RM", "ROLLBACK", "SELECT", "SET", "SHOW", "START", "TRUNCATE", "UNDROP", "UNSET", "UPDATE", "USE",
+    "WITH", "VALUES", "LET", "RETURN", "CASE", "FOR", "WHILE", "REPEAT", "LOOP", "IF", "RAISE",
+)
+
+# Snowflake functions missing from DuckDB that are cheap to express as macros.
+_FUNCTION_MACROS = """
+CREATE OR REPLACE TEMP MACRO iff(c, a, b) AS CASE WHEN c THEN a ELSE b END;
+CREATE OR REPLACE TEMP MACRO nvl(a, b) AS coalesce(a, b);
+CREATE OR REPLACE TEMP MACRO nvl2(a, b, c) AS CASE WHEN a IS NOT NULL THEN b ELSE c END;
+CREATE OR REPLACE TEMP MACRO zeroifnull(a) AS coalesce(a, 0);
+CREATE OR REPLACE TEMP MACRO to_varchar(a) AS CAST(a AS VARCHAR);
+CREATE OR REPLACE TEMP MACRO parse_json(a) AS CAST(a AS JSON);
+CREATE OR REPLACE TEMP MACRO to_date(a) AS CAST(a AS DATE);
+CREATE OR REPLACE TEMP MACRO to_number(a) AS CAST(a AS DECIMAL(38, 0));
+CREATE OR REPLACE TEMP MACRO uuid_string() AS CAST(uuid() AS VARCHAR);
+CREATE OR REPLACE TEMP MACRO startswith(a, b) AS starts_with(a, b);
+CREATE OR REPLACE TEMP MACRO sysdate() AS CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP);
+CREATE OR REPLACE TEMP MACRO current_timestamp() AS now();
+CREATE OR REPLACE TEMP MACRO getdate() AS now();
+CREATE OR REPLACE TEMP MACRO current_date() AS CAST(now() AS DATE);
+CREATE OR REPLACE TEMP MACRO localtimestamp() AS CAST(now() AS TIMESTAMP);
+CREATE OR REPLACE TEMP MACRO current_time() AS CAST(CAST(now() AS TIMESTAMP) AS TIME);
+"""
+
+
+class ExecContext:
+    """Cancellation plumbing between a worker thread and whoever cancels it."""
+
+    def __init__(self):
+        self.cancel_event = threading.Event()
+        self.finished = threading.Event()
+        self._lock = threading.Lock()
+        self._cursor = None
+
+    def attach(self, cursor):
+        with self._lock:
+            self._cursor = cursor
+        self.check()
+
+    def detach(self):
+        with self._lock:
+            self._cursor = None
+
+    def check(self):
+        if self.cancel_event.is_set():
+            raise Canceled()
+
+    def sleep(self, seconds):
+        if self.cancel_event.wait(seconds):
+            raise Canceled()
+
+    def cancel(self):
+        """Stop the work: flag it, and keep interrupting the cursor until the worker finishes,
+        which closes the window where an interrupt arrives just before DuckDB starts executing."""
+        if self.cancel_event.is_set():
+            return
+        self.cancel_event.set()
+
+        def keep_interrupting():
+            while True:
+                with self._lock:
+                    cur = self._cursor
+                if cur is not None:
+                    try:
+                        cur.interrupt()
+                    except duckdb.Error:
+                        pass
+                if self.finished.wait(0.05):
+                    return
+
+        threading.Thread(target=keep_interrupting, daemon=True, name="interrupt").start()
+
+
+@dataclass
+class Outcome:
+    results: list                     # [(statement text, Result)]
+    multi: bool
+    context: dict = field(default_factory=dict)
+
+
+class Session:
+    """One request's Snowflake session: context (database, schema, warehouse, role) on a cursor."""
+
+    def __init__(self, engine, user, role, timezone):
+        self.engine = engine
+        self.user = user
+        self.role = role
+        self.database = None
+        self.schema = None
+        self.warehouse = None
+        self.cursor = engine.cursor()
+        try:
+            self.cursor.execute(f"SET TimeZone = {sql_literal(timezone or DEFAULT_TIMEZONE)}")
+        except duckdb.Error:
+            self.close()
+            raise SnowflakeError("002097", "22023", f"Invalid value [{timezone}] for parameter 'TIMEZONE'")
+        self.cursor.execute(_FUNCTION_MACROS)
+
+    def start(self, database, schema, warehouse):
+        """Initial context from the request body; applied to the cursor once."""
+        if database is not None:
+            self._check(database, schema)
+            self.database, self.schema = database, self._default_schema(database, schema)
+        elif schema is not None:
+            raise SnowflakeError.not_exists()
+        self.warehouse = warehouse
+        self._apply()
+
+    def _default_schema(self, database, schema):
+        if schema is None and self.engine.schema_exists(database, "PUBLIC"):
+            return "PUBLIC"
+        return schema
+
+    def _check(self, database, schema):
+        if not self.engine.database_exists(database):
+            raise SnowflakeError.not_exists()
+        if schema is not None and not self.engine.schema_exists(database, schema):
+            raise SnowflakeError.not_exists()
+
+    def use(self, database, schema=None):
+        """Switch database (and schema; PUBLIC by default). Names are exact, as in the SQL API body."""
+        if database is None:
+            self.database = self.schema = None
+            self._apply()
+            return
+        self._check(database, schema)
+        self.database, self.schema = database, self._default_schema(database, schema)
+        self._apply()
+
+    def clear_schema(self):
+        self.schema = None
+        self._apply()
+
+    def set_warehouse(self, name):
+        self.warehouse = name
+        self._apply()
+
+    def set_role(self, role):
+        self.role = role
+        self._apply()
+
+    def _apply(self):
+        if self.database is None:
+            target = quote_ident(NO_DATABASE)
+        elif self.schema is None:
+            target = quote_ident(self.database)
+        else:
+            target = f"{quote_ident(self.database)}.{quote_ident(self.schema)}"
+        warehouse = self.warehouse if self.warehouse and self.engine.warehouses.exists(self.warehouse) else None
+        macros = {"current_warehouse": warehouse, "current_role": self.role, "current_user": self.user,
+                  "current_database": self.database, "current_schema": self.schema}
+        self.cursor.execute(f"USE {target};" + "".join(
+            f"CREATE OR REPLACE TEMP MACRO {name}() AS {sql_literal(value)};" for name, value in macros.items()))
+
+    def context(self):
+        return {"database": self.database, "schema": self.schema, "warehouse": self.warehouse, "role": self.role}
+
+    def close(self):
+        try:
+            self.cursor.close()
+        except duckdb.Error:
+            pass
+
+
+class Engine:
+    def __init__(self, warehouses):
+        self.warehouses = warehouses
+        self._lock = threading.Lock()
+        self._databases = set()
+        tmp = tempfile.mkdtemp(prefix="snowflake-emulator-")
+        try:
+            empty = os.path.join(tmp, "no_database.duckdb")
+            duckdb.connect(empty).close()
+            self._conn = duckdb.connect(":memory:")
+            self._conn.execute(f"ATTACH {sql_literal(empty)} AS {quote_ident(NO_DATABASE)} (READ_ONLY)")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # DuckDB keeps the file open; nothing to clean up later
+        # Statements must not reach the local file system (read_csv, COPY, ATTACH 'file'...).
+        self._conn.execute("SET enable_external_access = false")
+
+    def close(self):
+        try:
+            self._conn.close()
+        except duckdb.Error:
+            pass
+
+    def cursor(self):
+        with self._lock:
+            return self._conn.cursor()
+
+    # ---- databases (emulated as attached in-memory catalogs)
+    def database_exists(self, name):
+        with self._lock:
+            return name in self._databases
+
+    def schema_exists(self, database, schema):
+        with self._lock:
+            rows = self._conn.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?",
+                                      [database]).fetchall()
+        return any(r[0].upper() == schema.upper() for r in rows)
+
+    def create_database(self, name, replace=False, if_not_exists=False):
+        """Returns False when it already existed (IF NOT EXISTS)."""
+        with self._lock:
+            if name in self._databases:
+                if if_not_exists and not replace:
+                    return False
+                if not replace:
+                    raise SnowflakeError("002002", "42710", f"SQL compilation error:\nObject '{name}' already exists.")
+                self._conn.execute(f"DETACH {quote_ident(name)}")
+                self._databases.discard(name)
+            self._conn.execute(f"ATTACH ':memory:' AS {quote_ident(name)}")
+            self._conn.execute(f"CREATE SCHEMA {quote_ident(name)}.PUBLIC")
+            self._databases.add(name)
+            return True
+
+    def drop_database(self, name):
+        with self._lock:
+            if name not in self._databases:
+                return False
+            self._conn.execute(f"DETACH {quote_ident(name)}")
+            self._databases.discard(name)
+            return True
+
+    # ---- execution
+    def execute(self, text, *, user, role=None, database=None, schema=None, warehouse=None, timezone=None,
+                bindings=None, expected_count=1, ctx=None, require_warehouse=True):
+        """Run a request (one statement or a batch) in a fresh session. expected_count: None = any."""
+        ctx = ctx or ExecContext()
+        pieces = split_statements(text)
+        if not pieces:
+            raise SnowflakeError("000900", "42000", "Empty SQL statement.")
+        if expected_count not in (None, 0) and len(pieces) != expected_count:
+            raise SnowflakeError("000008", "0A000", f"Actual statement count {len(pieces)} did not match the "
+                                                    f"desired statement count {expected_count}.")
+        multi = len(pieces) > 1 or (expected_count or 1) > 1
+        if bindings and len(pieces) > 1:
+            raise SnowflakeError("000002", "0A000", "Unsupported feature 'bind variables in a multi-statement request'.")
+        params = binding_values.convert(bindings)
+        session = Session(self, user, role, timezone)
+        try:
+            session.start(database, schema, warehouse)
+            results = []
+            for piece in pieces:
+                ctx.check()
+                results.append((piece, self._run(session, piece, params, ctx, require_warehouse)))
+            return Outcome(results, multi, session.context())
+        finally:
+            session.close()
+
+    def _run(self, session, text, params, ctx, require_warehouse):
+        tokens = tokenize(text)
+        sig = [t for t in significant(tokens) if t.kind != "semi"]
+        handler = emulated.lookup(sig)
+        if handler is not None:
+            ctx.check()
+            return handler(self, session, sig, ctx)
+        kind = classify(sig)
+        compute = kind is not None and needs_compute(kind, sig)
+        if kind is None and len(sig) > 1 and sig[0].is_word("CALL") and sig[1].is_word("SYSTEM$WAIT"):
+            kind, compute = "query", False
+        if kind is None:
+            if not sig[0].is_word(*SNOWFLAKE_COMMANDS):
+                raise SnowflakeError.syntax(f"line 1 at position 0 unexpected '{sig[0].text}'.")
+            raise SnowflakeError.unsupported(" ".join(leading_words(sig, 2)))
+        if kind in ("insert", "update", "delete", "merge") and any(t.is_word("RETURNING") for t in sig):
+            raise SnowflakeError.syntax("unexpected 'RETURNING'.")
+        wh = self.warehouses.begin_compute(session.warehouse) if compute and require_warehouse else None
+        try:
+            rewritten, waits = extract_waits(tokens)
+            for wait in waits:
+                ctx.sleep(wait.seconds)
+            sql = to_duckdb(rewritten if rewritten is not None else text)
+            return self._run_duckdb(session, kind, sig, sql, text, params, ctx)
+        finally:
+            if wh is not None:
+                self.warehouses.end_compute(wh)
+
+    def _run_duckdb(self, session, kind, sig, sql, original, params, ctx):
+        cur = session.cursor
+        ctx.attach(cur)
+        try:
+            if kind == "query":
+                return self._query(cur, sql, params, quoted_identifiers(original))
+            if kind == "merge":
+                cur.execute(sql + "\nRETURNING merge_action", params or None)
+                counts = collections.Counter(row[0] for row in cur.fetchall())
+                names = [("INSERT", "number of rows inserted"), ("UPDATE", "number of rows updated"),
+                         ("DELETE", "number of rows deleted")]
+                present = [(action, name) for action, name in names if action in merge_actions(sig)]
+                return Result([Column.fixed(name, 19, 0, False) for _, name in present],
+                              [tuple(counts[action] for action, _ in present)],
+                              _stats(counts["INSERT"], counts["UPDATE"], counts["DELETE"]))
+            cur.execute(sql, params or None)
+            if kind == "insert":
+                n = cur.fetchone()[0]
+                return Result([Column.fixed("number of rows inserted", 19, 0, False)], [(n,)], _stats(inserted=n))
+            if kind == "update":
+                n = cur.fetchone()[0]
+                return Result([Column.fixed("number of rows updated", 19, 0, False),
+                               Column.fixed("number of multi-joined rows updated", 19, 0, False)],
+                              [(n, 0)], _stats(updated=n))
+            if kind == "delete":
+                n = cur.fetchone()[0]
+                return Result([Column.fixed("number of rows deleted", 19, 0, False)], [(n,)], _stats(deleted=n))
+            self._after_ddl(session, sig)
+            return Result.status(ddl_status(sig))
+        except duckdb.InterruptException:
+            raise Canceled()
+        except duckdb.Error as e:
+            if ctx.cancel_event.is_set():
+                raise Canceled()
+            raise errors.from_duckdb(e, " ".join(leading_words(sig, 2)))
+        finally:
+            ctx.detach()
+
+    @staticmethod
+    def _after_ddl(session, sig):
+        """Snowflake makes a schema it creates current, and forgets a current schema that is dropped."""
+        if object_kind(sig) != "SCHEMA" or not sig[0].is_word("CREATE", "DROP"):
+            return
+        ts = TokenStream(sig)
+        while ts.peek() is not None and not ts.peek().is_word("SCHEMA"):
+            ts.next()
+        ts.accept("SCHEMA")
+        ts.accept("IF", "NOT", "EXISTS") or ts.accept("IF", "EXISTS")
+        parts = ts.qualified_ident() or []
+        database = parts[0] if len(parts) == 2 else session.database
+        if sig[0].is_word("CREATE") and database is not None and len(parts) in (1, 2):
+            session.use(database, parts[-1])
+        elif sig[0].is_word("DROP") and database == session.database and parts and \
+                (session.schema or "").upper() == parts[-1].upper():
+            session.clear_schema()
+
+    @staticmethod
+    def _query(cur, sql, params, quoted):
+        rel = cur.sql(sql, params=params or None)
+        if rel is None:
+            return Result.status("Statement executed successfully.")
+        # Snowflake folds unquoted names to uppercase; quoted aliases keep their case.
+        columns = [Column.from_duckdb(_column_name(name, quoted), dtype) for name, dtype in zip(rel.columns, rel.types)]
+        if any(c.projection != "{}" for c in columns):
+            rel = rel.project(", ".join(c.projection.format(f"#{i + 1}") for i, c in enumerate(columns)))
+        return Result(columns, rel.fetchall())
+
+
+def _column_name(name, quoted):
+    """Snowflake folds unquoted names to uppercase; quoted aliases keep their case."""
+    if name in quoted:
+        return name
+    return "COUNT(*)" if name == "count_star()" else name.upper()
+
+
+def _stats(inserted=0, updated=0, deleted=0):
+    return {"numRowsInserted": inserted, "numRowsUpdated": updated, "numRowsDeleted": deleted,
+            "numDuplicateRowsUpdated": 0}
