@@ -46,7 +46,7 @@ pub struct PollPolicy {
 impl Default for PollPolicy {
     fn default() -> Self {
         Self {
-            first: Duration::from_millis(50),
+            first: Duration::from_millis(10),
             cap: Duration::from_secs(2),
         }
     }
