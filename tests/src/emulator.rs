@@ -1,13 +1,13 @@
-//! Starts the Snowflake SQL API emulator (tests/emulator) on a free loopback port and stops it when
-//! dropped. Its stdin stays open while the test runs, so it also exits if the test process dies.
+//! The Snowflake SQL API emulator (tests/emulator) on a free loopback port, and its admin API.
 
+use crate::process::ServerProcess;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use url::Url;
 
 pub struct Emulator {
-    child: Child,
+    #[allow(dead_code)] // held for its Drop, which stops the server
+    process: ServerProcess,
     base: Url,
     http: reqwest::Client,
 }
@@ -38,38 +38,25 @@ impl Fault {
 
 impl Emulator {
     pub fn start() -> Self {
-        let root = crate::repo_root();
-        let mut child = Command::new(crate::python())
-            .args([
-                "-m",
-                "snowflake_emulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--exit-on-stdin-eof",
-            ])
-            .current_dir(root.join("tests/emulator"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("EMULATOR_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .expect("start the Snowflake emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the emulator's LISTENING line");
-        let url = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .unwrap_or_else(|| panic!("the emulator did not start: {line:?}"));
+        let mut command = Command::new(crate::python());
+        command.args([
+            "-m",
+            "snowflake_emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--exit-on-stdin-eof",
+        ]);
+        let process = ServerProcess::spawn(
+            "the Snowflake emulator",
+            command,
+            &crate::repo_root().join("tests/emulator"),
+            "EMULATOR_LOG",
+        );
         Self {
-            child,
-            base: Url::parse(url).unwrap(),
+            base: process.url.clone(),
+            process,
             http: reqwest::Client::new(),
         }
     }
@@ -89,6 +76,16 @@ impl Emulator {
         let value: Value = response.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "{path}: {status} {value}");
         value
+    }
+
+    /// Any admin call with a JSON body (see tests/emulator/README.md).
+    pub async fn admin_post(&self, path: &str, body: Value) -> Value {
+        self.admin(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Any admin GET.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.admin(reqwest::Method::GET, path, None).await
     }
 
     /// Registers a user with up to two public keys (RSA_PUBLIC_KEY, RSA_PUBLIC_KEY_2).
@@ -153,12 +150,5 @@ impl Emulator {
         self.admin(reqwest::Method::GET, "_emulator/warehouses", None)
             .await["warehouses"]
             .clone()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -1,10 +1,14 @@
 //! The project's local test infrastructure, started and stopped by the tests that use it: the
 //! Snowflake SQL API emulator (tests/emulator) and test keys made at test time.
 
+mod aws;
 mod emulator;
 mod extension;
 mod keys;
+mod process;
+pub mod world;
 
+pub use aws::LocalAws;
 pub use emulator::{Emulator, Fault};
 pub use extension::SecretsExtension;
 pub use keys::TestKey;

@@ -50,10 +50,6 @@ impl Env {
         let path = std::env::var_os("POSTETL_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
-        let config = Config::load(&path).map(Arc::new).map_err(Arc::new);
-        if let Err(e) = &config {
-            tracing::error!(error = %e, "the pipeline config is invalid");
-        }
         let secret_id = std::env::var("POSTETL_SECRET_ID")
             .map_err(|_| StepError::Environment("POSTETL_SECRET_ID is not set".into()))?;
         let mut client = ClientConfig::default();
@@ -65,7 +61,16 @@ impl Env {
         }
         client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
         let snowflake = Client::new(SecretSource::aws(secret_id), client)?;
-        Ok(Self { config, snowflake })
+        Ok(Self::load(&path, snowflake))
+    }
+
+    /// Loads the config at `path`; if it is invalid, every step invocation reports why.
+    pub fn load(path: &std::path::Path, snowflake: Client) -> Self {
+        let config = Config::load(path).map(Arc::new).map_err(Arc::new);
+        if let Err(e) = &config {
+            tracing::error!(error = %e, "the pipeline config is invalid");
+        }
+        Self { config, snowflake }
     }
 
     /// For tests and local tools that hold a config and a client already.

@@ -1,4 +1,7 @@
-"""Admin API under /_emulator/ (no auth): users, fixtures SQL, config, faults, logs, warehouses, reset."""
+"""Admin API under /_emulator/ (no auth): users, fixtures SQL, config, faults, logs, warehouses,
+Iceberg tables and snapshots, dynamic tables, tasks, reset."""
+
+import duckdb
 
 from .errors import Canceled, SnowflakeError
 from .httpmsg import Response
@@ -47,11 +50,25 @@ def handle(emulator, req):
             return Response(200, {"executions": state.registry.executions(), "requests": state.requests.list()})
         if route == ("GET", "/_emulator/warehouses"):
             return Response(200, {"warehouses": state.warehouses.snapshot()})
+        if route == ("POST", "/_emulator/iceberg/tables"):
+            return Response(200, state.engine.iceberg.register_table(body))
+        if route == ("POST", "/_emulator/iceberg/snapshots"):
+            return Response(200, state.engine.iceberg.register_snapshot(body, ADMIN_USER, ADMIN_ROLE))
+        if route == ("GET", "/_emulator/iceberg"):
+            return Response(200, {"tables": state.engine.iceberg.list()})
+        if route == ("GET", "/_emulator/dynamic_tables"):
+            return Response(200, {"dynamic_tables": state.engine.dynamic.list()})
+        if route == ("GET", "/_emulator/tasks"):
+            return Response(200, {"tasks": state.engine.tasks.list()})
         if route == ("POST", "/_emulator/reset"):
             emulator.reset()
             return Response(200, {"reset": True})
-    except ValueError as e:
+    except LookupError as e:
+        return Response(404, {"error": str(e).strip("'\"")})
+    except (ValueError, duckdb.Error) as e:
         return _bad(str(e))
+    except SnowflakeError as e:
+        return _bad(e.message, code=e.code, sqlState=e.sql_state)
     return Response(404, {"error": f"no admin route {req.method} {req.path}"})
 
 
@@ -78,7 +95,7 @@ def _sql(state, body):
     try:
         outcome = state.engine.execute(body["statement"], user=ADMIN_USER, role=ADMIN_ROLE,
                                        database=body.get("database"), schema=body.get("schema"),
-                                       expected_count=None, require_warehouse=False)
+                                       expected_count=None, require_warehouse=False, privileged=True)
     except SnowflakeError as e:
         return _bad(e.message, code=e.code, sqlState=e.sql_state)
     except Canceled:

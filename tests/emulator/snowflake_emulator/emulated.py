@@ -2,7 +2,7 @@
 
 Dispatch is by leading keywords (longest match wins). To emulate another Snowflake statement, add
 a handler here: handlers get (engine, session, sig, ctx) and return a Result or raise a
-SnowflakeError. Everything not listed here and not allowed by sqltext.classify fails as an
+SnowflakeError (session.text is the statement as written, sig its significant tokens). Everything not listed here and not allowed by sqltext.classify fails as an
 unsupported feature.
 """
 
@@ -88,11 +88,9 @@ def _warehouse(method):
     return lambda engine, session, sig, ctx: getattr(engine.warehouses, method)(session, sig)
 
 
-def _not_yet(feature):
-    # Placeholders for statements the project will need emulated; until then they must fail loudly.
-    def handler(engine, session, sig, ctx):
-        raise SnowflakeError.unsupported(feature)
-    return handler
+def _registry(name, method):
+    """Handler calling engine.<name>.<method>(session, sig, ctx): iceberg, dynamic or tasks."""
+    return lambda engine, session, sig, ctx: getattr(getattr(engine, name), method)(session, sig, ctx)
 
 
 HANDLERS = {
@@ -107,9 +105,20 @@ HANDLERS = {
     ("ALTER", "WAREHOUSE"): _warehouse("alter"),
     ("DROP", "WAREHOUSE"): _warehouse("drop"),
     ("SHOW", "WAREHOUSES"): _warehouse("show"),
-    ("ALTER", "ICEBERG", "TABLE"): _not_yet("ALTER ICEBERG TABLE"),
-    ("ALTER", "DYNAMIC", "TABLE"): _not_yet("ALTER DYNAMIC TABLE"),
-    ("EXECUTE", "TASK"): _not_yet("EXECUTE TASK"),
+    # Iceberg tables are registered through the admin API (iceberg.py); SQL refreshes and drops them.
+    ("ALTER", "ICEBERG", "TABLE"): _registry("iceberg", "alter"),
+    ("DROP", "ICEBERG", "TABLE"): _registry("iceberg", "drop"),
+    ("CREATE", "DYNAMIC", "TABLE"): _registry("dynamic", "create"),
+    ("CREATE", "TRANSIENT", "DYNAMIC", "TABLE"): _registry("dynamic", "create"),
+    ("CREATE", "OR", "REPLACE", "DYNAMIC", "TABLE"): _registry("dynamic", "create"),
+    ("CREATE", "OR", "REPLACE", "TRANSIENT", "DYNAMIC", "TABLE"): _registry("dynamic", "create"),
+    ("ALTER", "DYNAMIC", "TABLE"): _registry("dynamic", "alter"),
+    ("DROP", "DYNAMIC", "TABLE"): _registry("dynamic", "drop"),
+    ("CREATE", "TASK"): _registry("tasks", "create"),
+    ("CREATE", "OR", "REPLACE", "TASK"): _registry("tasks", "create"),
+    ("ALTER", "TASK"): _registry("tasks", "alter"),
+    ("DROP", "TASK"): _registry("tasks", "drop"),
+    ("EXECUTE", "TASK"): _registry("tasks", "execute"),
 }
 
 

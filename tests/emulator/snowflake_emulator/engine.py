@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import bindings as binding_values
-from . import emulated, errors
+from . import emulated, errors, objects
+from .dynamic import DynamicTables
 from .errors import Canceled, SnowflakeError
+from .iceberg import STORE, IcebergTables
 from .results import Column, Result
 from .sqltext import (TokenStream, classify, ddl_status, extract_waits, leading_words, merge_actions,
                       needs_compute, object_kind, quote_ident, quoted_identifiers, significant, split_statements,
-                      sql_literal, to_duckdb, tokenize)
+                      sql_literal, table_ddl_target, to_duckdb, tokenize, write_target)
+from .tasks import Tasks
 
 NO_DATABASE = "__no_database"
 DEFAULT_TIMEZONE = "America/Los_Angeles"  # Snowflake's default TIMEZONE parameter
@@ -210,10 +213,17 @@ class Engine:
             self._conn.execute(f"ATTACH {sql_literal(empty)} AS {quote_ident(NO_DATABASE)} (READ_ONLY)")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # DuckDB keeps the file open; nothing to clean up later
+        # Hidden catalog for the emulator's own data (Iceberg snapshots not yet refreshed into view).
+        self._conn.execute(f"ATTACH ':memory:' AS {quote_ident(STORE)}")
         # Statements must not reach the local file system (read_csv, COPY, ATTACH 'file'...).
         self._conn.execute("SET enable_external_access = false")
+        # Objects DuckDB has no notion of (see iceberg.py, dynamic.py, tasks.py).
+        self.iceberg = IcebergTables(self)
+        self.dynamic = DynamicTables(self)
+        self.tasks = Tasks(self)
 
     def close(self):
+        self.tasks.close()
         try:
             self._conn.close()
         except duckdb.Error:
@@ -222,6 +232,36 @@ class Engine:
     def cursor(self):
         with self._lock:
             return self._conn.cursor()
+
+    def run_internal(self, statements, translate=False):
+        """Run the emulator's own statements on a fresh cursor: SQL text, or (SQL, rows) for executemany.
+        translate: apply the Snowflake -> DuckDB rewrite (types in DDL). Raises duckdb.Error."""
+        cur = self.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")
+            for stmt in statements:
+                if isinstance(stmt, tuple):
+                    cur.executemany(stmt[0], stmt[1])
+                else:
+                    cur.execute(to_duckdb(stmt) if translate else stmt)
+        finally:
+            cur.close()
+
+    def relation_kind(self, fq):
+        """'TABLE' or 'VIEW' if DuckDB holds a relation under (database, schema, name), else None."""
+        database, schema, name = fq
+        sql = ("SELECT 'TABLE' FROM duckdb_tables() WHERE lower(database_name) = lower(?) AND "
+               "lower(schema_name) = lower(?) AND lower(table_name) = lower(?) UNION ALL "
+               "SELECT 'VIEW' FROM duckdb_views() WHERE NOT internal AND lower(database_name) = lower(?) AND "
+               "lower(schema_name) = lower(?) AND lower(view_name) = lower(?)")
+        with self._lock:
+            row = self._conn.execute(sql, [database, schema, name] * 2).fetchone()
+        return row[0] if row else None
+
+    def forget(self, database, schema=None):
+        """A database or schema went away (or was replaced): so do the emulated objects in it."""
+        for registry in (self.iceberg, self.dynamic, self.tasks):
+            registry.forget(database, schema)
 
     # ---- databases (emulated as attached in-memory catalogs)
     def database_exists(self, name):
@@ -244,10 +284,15 @@ class Engine:
                     raise SnowflakeError("002002", "42710", f"SQL compilation error:\nObject '{name}' already exists.")
                 self._conn.execute(f"DETACH {quote_ident(name)}")
                 self._databases.discard(name)
+                replaced = True
+            else:
+                replaced = False
             self._conn.execute(f"ATTACH ':memory:' AS {quote_ident(name)}")
             self._conn.execute(f"CREATE SCHEMA {quote_ident(name)}.PUBLIC")
             self._databases.add(name)
-            return True
+        if replaced:
+            self.forget(name)  # outside self._lock: registries call back into the engine
+        return True
 
     def drop_database(self, name):
         with self._lock:
@@ -255,12 +300,14 @@ class Engine:
                 return False
             self._conn.execute(f"DETACH {quote_ident(name)}")
             self._databases.discard(name)
-            return True
+        self.forget(name)
+        return True
 
     # ---- execution
     def execute(self, text, *, user, role=None, database=None, schema=None, warehouse=None, timezone=None,
-                bindings=None, expected_count=1, ctx=None, require_warehouse=True):
-        """Run a request (one statement or a batch) in a fresh session. expected_count: None = any."""
+                bindings=None, expected_count=1, ctx=None, require_warehouse=True, privileged=False):
+        """Run a request (one statement or a batch) in a fresh session. expected_count: None = any.
+        privileged (admin fixtures): DML may write into Iceberg and dynamic tables."""
         ctx = ctx or ExecContext()
         pieces = split_statements(text)
         if not pieces:
@@ -278,17 +325,18 @@ class Engine:
             results = []
             for piece in pieces:
                 ctx.check()
-                results.append((piece, self._run(session, piece, params, ctx, require_warehouse)))
+                results.append((piece, self._run(session, piece, params, ctx, require_warehouse, privileged)))
             return Outcome(results, multi, session.context())
         finally:
             session.close()
 
-    def _run(self, session, text, params, ctx, require_warehouse):
+    def _run(self, session, text, params, ctx, require_warehouse, privileged=False):
         tokens = tokenize(text)
         sig = [t for t in significant(tokens) if t.kind != "semi"]
         handler = emulated.lookup(sig)
         if handler is not None:
             ctx.check()
+            session.text = text  # handlers that keep SQL (dynamic table queries, task bodies) slice it
             return handler(self, session, sig, ctx)
         kind = classify(sig)
         compute = kind is not None and needs_compute(kind, sig)
@@ -300,6 +348,11 @@ class Engine:
             raise SnowflakeError.unsupported(" ".join(leading_words(sig, 2)))
         if kind in ("insert", "update", "delete", "merge") and any(t.is_word("RETURNING") for t in sig):
             raise SnowflakeError.syntax("unexpected 'RETURNING'.")
+        if kind in ("insert", "update", "delete", "merge") or (kind == "ddl" and sig[0].is_word("TRUNCATE")):
+            if not privileged:
+                self._check_writable(session, sig)
+        elif kind == "ddl":
+            self._check_table_ddl(session, sig)
         wh = self.warehouses.begin_compute(session.warehouse) if compute and require_warehouse else None
         try:
             rewritten, waits = extract_waits(tokens)
@@ -349,18 +402,51 @@ class Engine:
         finally:
             ctx.detach()
 
-    @staticmethod
-    def _after_ddl(session, sig):
+    def _emulated_table(self, session, parts, verb):
+        """('ICEBERG_TABLE' | 'DYNAMIC_TABLE', registry) if the name is one of those, else (None, None)."""
+        if not parts or len(parts) > 3:
+            return None, None
+        try:
+            k = objects.key(objects.qualify(session, parts, verb))
+        except SnowflakeError:
+            return None, None  # DuckDB will report it
+        if self.iceberg.get(k) is not None:
+            return "ICEBERG_TABLE", self.iceberg
+        if self.dynamic.get(k) is not None:
+            return "DYNAMIC_TABLE", self.dynamic
+        return None, None
+
+    def _check_writable(self, session, sig):
+        """Iceberg tables (external catalog) and dynamic tables are read-only to DML."""
+        parts = write_target(sig)
+        kind, registry = self._emulated_table(session, parts, " ".join(leading_words(sig, 1)))
+        if registry is not None:
+            raise registry.read_only_error(parts)
+
+    def _check_table_ddl(self, session, sig):
+        """DROP / ALTER / CREATE OR REPLACE TABLE must not hit an Iceberg or dynamic table."""
+        parts = table_ddl_target(sig)
+        kind, _ = self._emulated_table(session, parts, " ".join(leading_words(sig, 2)))
+        if kind is None:
+            return
+        if sig[0].is_word("CREATE"):
+            raise objects.already_exists(parts, kind)
+        raise objects.wrong_type(kind, "TABLE")
+
+    def _after_ddl(self, session, sig):
         """Snowflake makes a schema it creates current, and forgets a current schema that is dropped."""
         if object_kind(sig) != "SCHEMA" or not sig[0].is_word("CREATE", "DROP"):
             return
         ts = TokenStream(sig)
+        replace = sig[0].is_word("CREATE") and ts.peek(1) is not None and ts.peek(1).is_word("OR")
         while ts.peek() is not None and not ts.peek().is_word("SCHEMA"):
             ts.next()
         ts.accept("SCHEMA")
         ts.accept("IF", "NOT", "EXISTS") or ts.accept("IF", "EXISTS")
         parts = ts.qualified_ident() or []
         database = parts[0] if len(parts) == 2 else session.database
+        if (replace or sig[0].is_word("DROP")) and database is not None and len(parts) in (1, 2):
+            self.forget(database, parts[-1])
         if sig[0].is_word("CREATE") and database is not None and len(parts) in (1, 2):
             session.use(database, parts[-1])
         elif sig[0].is_word("DROP") and database == session.database and parts and \

@@ -46,6 +46,15 @@ def canceled_error():
     return SnowflakeError("000604", "57014", "SQL execution canceled")
 
 
+_RAISED = "SNOWFLAKE_ERROR|"
+
+
+def raise_sql(code, sql_state, message):
+    """A SQL expression that fails, when evaluated, with this Snowflake error (see from_duckdb)."""
+    text = f"{_RAISED}{code}|{sql_state}|{message}".replace("'", "''")
+    return f"error('{text}')"
+
+
 def _first_line(msg):
     return msg.split("\n", 1)[0]
 
@@ -71,6 +80,10 @@ def from_duckdb(exc, verb="statement"):
     """Map a DuckDB exception to a SnowflakeError. `verb` names the statement, e.g. 'CREATE TABLE'."""
     msg = str(exc)
     line = _strip_prefix(_first_line(msg))
+
+    if line.startswith(_RAISED):
+        code, sql_state, message = line[len(_RAISED):].split("|", 2)
+        return SnowflakeError(code, sql_state, message)
 
     if isinstance(exc, duckdb.ParserException):
         m = re.search(r'syntax error at or near "(.*)"', line)

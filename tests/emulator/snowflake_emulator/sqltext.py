@@ -34,6 +34,7 @@ TRIVIA = ("ws", "comment")
 class Token:
     kind: str
     text: str
+    pos: int = -1   # offset in the text it was read from (-1 when made up)
 
     @property
     def upper(self):
@@ -47,7 +48,7 @@ class Token:
 
 
 def tokenize(text):
-    return [Token(m.lastgroup, m.group()) for m in _TOKEN_RE.finditer(text)]
+    return [Token(m.lastgroup, m.group(), m.start()) for m in _TOKEN_RE.finditer(text)]
 
 
 def significant(tokens):
@@ -228,6 +229,46 @@ def needs_compute(kind, sig):
     if kind == "ddl" and sig[0].is_word("CREATE") and object_kind(sig) == "TABLE":
         return any(t.is_word("SELECT") for t in sig)
     return False
+
+
+def write_target(sig):
+    """The table an INSERT / UPDATE / DELETE / MERGE / TRUNCATE writes to, as name parts, or None."""
+    ts = TokenStream(sig)
+    if ts.accept("INSERT"):
+        ts.accept("OVERWRITE")
+        if not ts.accept("INTO"):
+            return None  # INSERT ALL / FIRST (multi-table): not resolved here
+    elif ts.accept("UPDATE"):
+        pass
+    elif ts.accept("DELETE"):
+        if not ts.accept("FROM"):
+            return None
+    elif ts.accept("MERGE"):
+        if not ts.accept("INTO"):
+            return None
+    elif ts.accept("TRUNCATE"):
+        ts.accept("TABLE")
+        ts.accept("IF", "EXISTS")
+    else:
+        return None
+    return ts.qualified_ident()
+
+
+def table_ddl_target(sig):
+    """For DROP TABLE, ALTER TABLE and CREATE OR REPLACE TABLE: the table's name parts, else None."""
+    if not sig or object_kind(sig) != "TABLE" or not sig[0].is_word("DROP", "ALTER", "CREATE"):
+        return None
+    ts = TokenStream(sig)
+    ts.next()
+    replace = ts.accept("OR", "REPLACE")
+    if sig[0].is_word("CREATE") and not replace:
+        return None
+    while ts.peek() is not None and ts.peek().is_word(*_CREATE_MODIFIERS):
+        ts.next()
+    if not ts.accept("TABLE"):
+        return None
+    ts.accept("IF", "NOT", "EXISTS") or ts.accept("IF", "EXISTS")
+    return ts.qualified_ident()
 
 
 def merge_actions(sig):

@@ -1,0 +1,219 @@
+//! The plan handler with recorded Glue events and console inputs (statemachine/examples), the
+//! sample config, and Glue GetJobRun answered by local AWS.
+
+use lambda_runtime::{Context, LambdaEvent};
+use pipeline::Env;
+use pipeline::steps::{Plan, PlanRequest, Trigger};
+use postetl_tests::{LocalAws, repo_root};
+use serde_json::{Value, json};
+use snowflake::{Client, ClientConfig, SecretSource, SecretString};
+
+const EXECUTION: &str = "arn:aws:states:us-east-1:123456789012:execution:post-etl:run-1";
+
+fn env_with(config: &str) -> Env {
+    // Planning never calls Snowflake: a client that could not authenticate is enough.
+    let client = Client::new(
+        SecretSource::Inline(SecretString::new("{}")),
+        ClientConfig::default(),
+    )
+    .unwrap();
+    Env::load(&repo_root().join(config), client)
+}
+
+fn example(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("statemachine/examples").join(name)).unwrap(),
+    )
+    .unwrap()
+}
+
+async fn plan(
+    env: &Env,
+    glue: Option<&aws_sdk_glue::Client>,
+    input: Value,
+) -> Result<Plan, pipeline::StepError> {
+    let request = PlanRequest {
+        input,
+        execution: EXECUTION.into(),
+    };
+    plan::handle(env, glue, LambdaEvent::new(request, Context::default())).await
+}
+
+#[tokio::test]
+async fn a_succeeded_glue_event_plans_the_whole_pipeline_with_the_job_run() {
+    let env = env_with("statemachine/pipelines.toml");
+    let aws = LocalAws::start();
+    let glue = aws.glue().await;
+    glue.create_job()
+        .name("orders-to-iceberg")
+        .role("arn:aws:iam::123456789012:role/glue")
+        .command(
+            aws_sdk_glue::types::JobCommand::builder()
+                .name("glueetl")
+                .script_location("s3://x/job.py")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run_id = glue
+        .start_job_run()
+        .job_name("orders-to-iceberg")
+        .send()
+        .await
+        .unwrap()
+        .job_run_id
+        .unwrap();
+    let mut event = example("glue-succeeded.json");
+    event["detail"]["jobRunId"] = json!(run_id);
+
+    let plan = plan(&env, Some(&glue), event).await.unwrap();
+    assert_eq!(plan.run.pipeline, "orders");
+    assert_eq!(plan.run.run_key, format!("glue:orders-to-iceberg:{run_id}"));
+    assert!(!plan.run.dry_run);
+    let tables: Vec<&str> = plan
+        .iceberg_tables
+        .iter()
+        .map(|t| t.item.as_str())
+        .collect();
+    assert_eq!(tables, ["LAKE.RAW.ORDERS", "LAKE.RAW.CUSTOMERS"]);
+    let merges: Vec<&str> = plan.merges.iter().map(|t| t.item.as_str()).collect();
+    assert_eq!(merges, ["orders", "customers"]);
+    assert!(
+        plan.merges.iter().all(|m| m.run == plan.run),
+        "every item carries the run"
+    );
+    assert_eq!((plan.checks, plan.max_concurrency), (6, 4));
+    assert_eq!(plan.marts, ["daily_revenue", "customer_value", "exports"]);
+    assert_eq!(
+        (plan.warehouse.as_str(), plan.warehouse_size.as_deref()),
+        ("POSTETL_WH", Some("SMALL"))
+    );
+    let Trigger::Glue {
+        job_run: Some(run), ..
+    } = &plan.trigger
+    else {
+        panic!("{:?}", plan.trigger)
+    };
+    assert!(run.state.is_some());
+
+    // The same event again (EventBridge delivers at least once) is the same run.
+    let mut again = example("glue-succeeded.json");
+    again["detail"]["jobRunId"] = json!(run_id);
+    assert_eq!(plan_run_key(&env, again).await, plan.run.run_key);
+
+    // A job run Glue does not know: planned all the same, without the record.
+    let plan = self::plan(&env, Some(&glue), example("glue-succeeded.json"))
+        .await
+        .unwrap();
+    assert!(matches!(plan.trigger, Trigger::Glue { job_run: None, .. }));
+}
+
+async fn plan_run_key(env: &Env, input: Value) -> String {
+    plan(env, None, input).await.unwrap().run.run_key
+}
+
+#[tokio::test]
+async fn bad_events_get_named_errors() {
+    let env = env_with("statemachine/pipelines.toml");
+    let name = |r: Result<Plan, pipeline::StepError>| r.unwrap_err().name();
+    assert_eq!(
+        name(plan(&env, None, example("glue-failed.json")).await),
+        "Input.NotSucceeded"
+    );
+    assert_eq!(
+        name(plan(&env, None, example("glue-timeout.json")).await),
+        "Input.NotSucceeded"
+    );
+    assert_eq!(
+        name(plan(&env, None, example("glue-unknown-job.json")).await),
+        "Input.UnknownJob"
+    );
+    let mut other = example("glue-succeeded.json");
+    other["source"] = json!("aws.s3");
+    assert_eq!(name(plan(&env, None, other).await), "Input.Malformed");
+    let mut no_run = example("glue-succeeded.json");
+    no_run["detail"].as_object_mut().unwrap().remove("jobRunId");
+    assert_eq!(name(plan(&env, None, no_run).await), "Input.Malformed");
+    for bad in [
+        json!([]),
+        json!("orders"),
+        json!({}),
+        json!({"pipeline": 3}),
+        json!({"pipeline": "orders", "dryrun": true}),
+    ] {
+        assert_eq!(
+            name(plan(&env, None, bad.clone()).await),
+            "Input.Malformed",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        name(plan(&env, None, json!({"pipeline": "nope"})).await),
+        "Input.UnknownPipeline"
+    );
+    assert_eq!(
+        name(
+            plan(
+                &env,
+                None,
+                json!({"pipeline": "orders", "tables": ["NOPE"]})
+            )
+            .await
+        ),
+        "Input.UnknownItem"
+    );
+}
+
+#[tokio::test]
+async fn console_inputs_plan_manual_runs() {
+    let env = env_with("statemachine/pipelines.toml");
+    let plan = plan(&env, None, example("console-orders.json"))
+        .await
+        .unwrap();
+    assert_eq!(plan.run.run_key, "manual:run-1");
+    assert_eq!(plan.trigger, Trigger::Manual);
+    assert_eq!(plan.iceberg_tables.len(), 2);
+
+    let plan = self::plan(&env, None, example("console-orders-dry-run.json"))
+        .await
+        .unwrap();
+    assert!(plan.run.dry_run);
+    let tables: Vec<&str> = plan
+        .iceberg_tables
+        .iter()
+        .map(|t| t.item.as_str())
+        .collect();
+    assert_eq!(tables, ["LAKE.RAW.ORDERS"]);
+    assert!(plan.iceberg_tables.iter().all(|t| t.run.dry_run));
+
+    let rerun = self::plan(
+        &env,
+        None,
+        json!({"pipeline": "orders", "runKey": "backfill-2026-11-22"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rerun.run.run_key, "backfill-2026-11-22");
+}
+
+#[tokio::test]
+async fn an_invalid_config_fails_every_invocation_by_name() {
+    let dir = std::env::temp_dir().join(format!("postetl-bad-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pipelines.toml");
+    std::fs::write(
+        &path,
+        "[pipelines.orders]\nglue_jobs = []\nwarehouse = \"WH\"\n",
+    )
+    .unwrap();
+    let env = env_with(path.to_str().unwrap());
+    let err = plan(&env, None, example("console-orders.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Config.Invalid");
+    assert!(
+        err.to_string().contains("pipelines.orders.glue_jobs"),
+        "{err}"
+    );
+}

@@ -1,0 +1,201 @@
+//! The sample `orders` pipeline's world, for the step tests and the demo: the Snowflake emulator
+//! with the lake (Iceberg tables written "by Glue"), the modelled tables and the marts; local Glue
+//! with the lake's catalog; and the pipeline environment the Lambdas run with
+//! (statemachine/pipelines.toml, a client authenticated with a key made for this run).
+
+use crate::{Emulator, LocalAws, TestKey};
+use pipeline::steps::Run;
+use pipeline::{Config, Env};
+use serde_json::{Value, json};
+use snowflake::{Client, ClientConfig, SecretSource};
+
+pub const ACCOUNT: &str = "xy12345.us-east-2.aws";
+pub const USER: &str = "svc_postetl";
+pub const BASE_LOCATION: &str = "s3://postetl-lake/warehouse/";
+
+pub struct World {
+    pub emulator: Emulator,
+    pub aws: LocalAws,
+    pub glue: aws_sdk_glue::Client,
+    pub env: Env,
+    pub key: TestKey,
+}
+
+/// An order as Glue writes it: id, customer, status, amount, minutes before now it was updated.
+pub type Order<'a> = (i64, i64, &'a str, &'a str, u64);
+
+const SETUP: &str = "
+CREATE DATABASE IF NOT EXISTS LAKE; CREATE SCHEMA IF NOT EXISTS LAKE.RAW;
+CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC;
+CREATE SCHEMA IF NOT EXISTS ANALYTICS.CORE; CREATE SCHEMA IF NOT EXISTS ANALYTICS.MARTS;
+CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' AUTO_RESUME = FALSE INITIALLY_SUSPENDED = TRUE;
+CREATE TABLE ANALYTICS.CORE.ORDERS (ORDER_ID BIGINT, CUSTOMER_ID BIGINT, STATUS VARCHAR, AMOUNT DECIMAL(10,2), UPDATED_AT TIMESTAMP);
+CREATE TABLE ANALYTICS.CORE.CUSTOMERS (CUSTOMER_ID BIGINT, NAME VARCHAR, COUNTRY VARCHAR);
+CREATE TABLE ANALYTICS.MARTS.EXPORTS (EXPORTED_AT TIMESTAMP, DAYS BIGINT);
+CREATE DYNAMIC TABLE ANALYTICS.MARTS.DAILY_REVENUE TARGET_LAG = '1 hour' WAREHOUSE = POSTETL_WH AS
+  SELECT CAST(UPDATED_AT AS DATE) AS DAY, SUM(AMOUNT) AS REVENUE, COUNT(*) AS ORDERS
+  FROM ANALYTICS.CORE.ORDERS WHERE STATUS <> 'CANCELLED' GROUP BY 1;
+CREATE TASK ANALYTICS.MARTS.EXPORT_DAILY_REVENUE WAREHOUSE = POSTETL_WH AS
+  INSERT INTO ANALYTICS.MARTS.EXPORTS SELECT CURRENT_TIMESTAMP(), COUNT(*) FROM ANALYTICS.MARTS.DAILY_REVENUE
+";
+
+impl World {
+    /// Starts the emulator and local AWS and lays out the sample pipeline's objects; the lake
+    /// holds a first Glue snapshot of orders and customers, the modelled tables are empty.
+    pub async fn start() -> Self {
+        let emulator = Emulator::start();
+        let aws = LocalAws::start();
+        let key = TestKey::generate();
+        emulator
+            .register_user("XY12345", "SVC_POSTETL", &[&key.public_pem])
+            .await;
+        emulator.sql(SETUP).await;
+        let columns = json!([
+            ["ORDER_ID", "BIGINT"],
+            ["CUSTOMER_ID", "BIGINT"],
+            ["STATUS", "VARCHAR"],
+            ["AMOUNT", "DECIMAL(10,2)"],
+            ["UPDATED_AT", "TIMESTAMP"]
+        ]);
+        emulator
+            .admin_post(
+                "_emulator/iceberg/tables",
+                json!({"table": "LAKE.RAW.ORDERS", "catalog": "object_store", "columns": columns}),
+            )
+            .await;
+        let columns = json!([
+            ["CUSTOMER_ID", "BIGINT"],
+            ["NAME", "VARCHAR"],
+            ["COUNTRY", "VARCHAR"]
+        ]);
+        emulator
+            .admin_post(
+                "_emulator/iceberg/tables",
+                json!({"table": "LAKE.RAW.CUSTOMERS", "catalog": "glue", "columns": columns}),
+            )
+            .await;
+
+        let glue = aws.glue().await;
+        glue.create_database()
+            .database_input(
+                aws_sdk_glue::types::DatabaseInput::builder()
+                    .name("lake")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("create the Glue database");
+        for table in ["orders", "customers"] {
+            glue.create_table()
+                .database_name("lake")
+                .table_input(table_input(table, None))
+                .send()
+                .await
+                .expect("create a Glue table");
+        }
+
+        let secret = key.secret_json(ACCOUNT, USER, None);
+        let config = ClientConfig {
+            base_url: Some(emulator.url()),
+            ..ClientConfig::default()
+        };
+        let client = Client::new(SecretSource::Inline(secret), config).expect("client");
+        let config = Config::load(&crate::repo_root().join("statemachine/pipelines.toml"))
+            .expect("the sample config is valid");
+        let world = Self {
+            emulator,
+            aws,
+            glue,
+            env: Env::new(config, client),
+            key,
+        };
+        world
+            .glue_writes_orders(
+                1,
+                &[(1, 100, "NEW", "10.00", 600), (2, 101, "NEW", "25.50", 300)],
+            )
+            .await;
+        world
+            .glue_writes_customers(1, &[(100, "Ada", "GB"), (101, "Linus", "FI")])
+            .await;
+        world
+    }
+
+    /// A Glue job run wrote snapshot `version` of the orders table (its full contents): the
+    /// Iceberg metadata file exists and Glue's table points at it; Snowflake sees it after REFRESH.
+    pub async fn glue_writes_orders(&self, version: u32, orders: &[Order<'_>]) -> String {
+        let file = format!(
+            "orders/metadata/{version:05}-{}.metadata.json",
+            1000 + version
+        );
+        let now = chrono::Utc::now().naive_utc();
+        let rows: Vec<Value> = orders
+            .iter()
+            .map(|(id, customer, status, amount, minutes_ago)| {
+                let at = now - chrono::TimeDelta::minutes(*minutes_ago as i64);
+                json!([
+                    id,
+                    customer,
+                    status,
+                    amount,
+                    at.format("%Y-%m-%d %H:%M:%S").to_string()
+                ])
+            })
+            .collect();
+        self.emulator
+            .admin_post(
+                "_emulator/iceberg/snapshots",
+                json!({"table": "LAKE.RAW.ORDERS", "metadata_file": file, "rows": rows}),
+            )
+            .await;
+        self.glue
+            .update_table()
+            .database_name("lake")
+            .table_input(table_input(
+                "orders",
+                Some(&format!("{BASE_LOCATION}{file}")),
+            ))
+            .send()
+            .await
+            .expect("update the Glue table");
+        file
+    }
+
+    /// The customers table, behind a Glue catalog integration: Snowflake refreshes it without a path.
+    pub async fn glue_writes_customers(&self, version: u32, customers: &[(i64, &str, &str)]) {
+        let file = format!("customers/metadata/{version:05}.metadata.json");
+        let rows: Vec<Value> = customers
+            .iter()
+            .map(|(id, name, country)| json!([id, name, country]))
+            .collect();
+        self.emulator
+            .admin_post(
+                "_emulator/iceberg/snapshots",
+                json!({"table": "LAKE.RAW.CUSTOMERS", "metadata_file": file, "rows": rows}),
+            )
+            .await;
+    }
+
+    /// A run of the sample pipeline.
+    pub fn run(&self, run_key: &str) -> Run {
+        Run {
+            pipeline: "orders".into(),
+            run_key: run_key.into(),
+            execution: format!(
+                "arn:aws:states:us-east-1:123456789012:execution:post-etl:{run_key}"
+            ),
+            dry_run: false,
+        }
+    }
+}
+
+fn table_input(name: &str, metadata_location: Option<&str>) -> aws_sdk_glue::types::TableInput {
+    let mut input = aws_sdk_glue::types::TableInput::builder()
+        .name(name)
+        .parameters("table_type", "ICEBERG");
+    if let Some(location) = metadata_location {
+        input = input.parameters("metadata_location", location);
+    }
+    input.build().expect("a table input")
+}
