@@ -6,6 +6,8 @@
 - Sessions: one DuckDB cursor (its own connection) per request, used only by the worker thread
   running that request; cancel interrupts it from another thread.
 - CURRENT_WAREHOUSE() & co, and a few Snowflake functions DuckDB lacks, are per-session temp macros.
+- Iceberg tables, dynamic tables and tasks live in registries (iceberg.py, dynamic.py, tasks.py);
+  their data are ordinary DuckDB tables, and `_run` refuses DML into the read-only ones.
 """
 
 import collections

@@ -125,6 +125,10 @@ def from_duckdb(exc, verb="statement"):
         return SnowflakeError("002003", "02000", f"SQL compilation error:\n{line}")
 
     if isinstance(exc, duckdb.BinderException):
+        m = re.search(r'(?:Values list|Table) "([^"]+)" does not have a column named "([^"]+)"', line)
+        if m:
+            return SnowflakeError("000904", "42000", f"SQL compilation error: error {_position(msg)}\n"
+                                                     f"invalid identifier '{_name(m.group(1))}.{_name(m.group(2))}'")
         m = re.search(r'(?:Referenced column|Column with name|column) "?([^"\s]+)"? (?:not found|does not exist)',
                       line, re.I)
         if m:

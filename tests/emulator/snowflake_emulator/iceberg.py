@@ -200,7 +200,7 @@ class IcebergTables:
             raise SnowflakeError.unsupported(f"ALTER ICEBERG TABLE {action.text.upper()}")
         path = None
         tok = ts.peek()
-        if tok is not None and tok.kind == "string":
+        if tok is not None and tok.kind in ("string", "dollar"):
             path = string_value(ts.next())
         if not ts.at_end():
             raise SnowflakeError.syntax(f"unexpected '{ts.peek().text}'.")

@@ -1,0 +1,122 @@
+//! The warehouse handler against the emulator: resume only what is suspended, remember it, suspend
+//! only what this run resumed, restore the size; retried invocations change nothing.
+
+use lambda_runtime::{Context, LambdaEvent};
+use pipeline::steps::{Run, WarehouseAction, WarehouseRequest, WarehouseResult};
+use postetl_tests::world::World;
+use serde_json::Value;
+
+async fn call(
+    world: &World,
+    run: &Run,
+    action: WarehouseAction,
+    resumed: bool,
+    previous_size: Option<String>,
+) -> WarehouseResult {
+    let request = WarehouseRequest {
+        run: run.clone(),
+        action,
+        resumed,
+        previous_size,
+    };
+    warehouse::handle(&world.env, LambdaEvent::new(request, Context::default()))
+        .await
+        .unwrap()
+}
+
+async fn state(world: &World) -> Value {
+    world
+        .emulator
+        .warehouses()
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "POSTETL_WH")
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn resumes_resizes_and_suspends_what_the_run_started() {
+    let world = World::start().await;
+    let run = world.run("glue:orders-to-iceberg:jr_1");
+    let resumed = call(&world, &run, WarehouseAction::Resume, false, None).await;
+    assert!(resumed.resumed);
+    assert_eq!(resumed.previous_size.as_deref(), Some("XSMALL"));
+    let wh = state(&world).await;
+    assert_eq!(
+        (wh["state"].as_str(), wh["size"].as_str()),
+        (Some("STARTED"), Some("Small"))
+    );
+
+    // A retried invocation gets Snowflake's earlier answers: it still knows it resumed the warehouse.
+    let again = call(&world, &run, WarehouseAction::Resume, false, None).await;
+    assert_eq!(again, resumed);
+    assert_eq!(state(&world).await["resume_count"], 1);
+
+    let suspended = call(
+        &world,
+        &run,
+        WarehouseAction::Suspend,
+        true,
+        resumed.previous_size.clone(),
+    )
+    .await;
+    assert!(suspended.suspended);
+    let wh = state(&world).await;
+    assert_eq!(
+        (wh["state"].as_str(), wh["size"].as_str()),
+        (Some("SUSPENDED"), Some("X-Small"))
+    );
+    assert!(wh["billed_seconds"].as_f64().unwrap() >= 60.0);
+
+    // Suspending again (a retry after the answer was lost) is done, not an error.
+    let twice = call(
+        &world,
+        &world.run("other-run"),
+        WarehouseAction::Suspend,
+        true,
+        None,
+    )
+    .await;
+    assert!(!twice.suspended);
+}
+
+#[tokio::test]
+async fn a_warehouse_already_running_is_left_running() {
+    let world = World::start().await;
+    world
+        .emulator
+        .sql("ALTER WAREHOUSE POSTETL_WH RESUME")
+        .await;
+    let run = world.run("manual:exec-2");
+    let resumed = call(&world, &run, WarehouseAction::Resume, false, None).await;
+    assert!(!resumed.resumed, "someone else started it");
+    let suspend = call(
+        &world,
+        &run,
+        WarehouseAction::Suspend,
+        resumed.resumed,
+        resumed.previous_size.clone(),
+    )
+    .await;
+    assert!(!suspend.suspended);
+    assert_eq!(state(&world).await["state"], "STARTED");
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing() {
+    let world = World::start().await;
+    let mut run = world.run("manual:dry");
+    run.dry_run = true;
+    let resumed = call(&world, &run, WarehouseAction::Resume, false, None).await;
+    assert_eq!(resumed.skipped.len(), 2, "{:?}", resumed.skipped);
+    assert!(
+        resumed
+            .skipped
+            .iter()
+            .any(|s| s.contains("RESUME IF SUSPENDED"))
+    );
+    assert_eq!(state(&world).await["state"], "SUSPENDED");
+}
