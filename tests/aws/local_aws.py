@@ -1,10 +1,13 @@
 """Local AWS for the tests and the demo: one moto server (Glue, Secrets Manager, SNS, STS, Step
-Functions with its ASL interpreter executing state machines) on a loopback port.
+Functions with its ASL interpreter executing state machines) on a loopback port, and optionally a
+local Lambda service running the real function binaries (lambda_service.py) that the state
+machines' Lambda tasks invoke.
 
 Usage: python tests/aws/local_aws.py [--port 0] [--exit-on-stdin-eof]
-Prints `LISTENING http://127.0.0.1:<port>` once ready. Lambda invocations made by executing state
-machines go to http://localhost:$MOTO_PORT (moto's convention): set MOTO_PORT to where the Lambda
-invoke server listens.
+           [--lambda-bin-dir target/debug --lambda-env KEY=VALUE ... --lambda-log FILE]
+           [--mock-config statemachine/mock-config.json]
+Prints `LISTENING http://127.0.0.1:<port>` once ready (and `LAMBDA http://127.0.0.1:<port>` first
+when the Lambda service runs). The functions get AWS_ENDPOINT_URL pointing at this server.
 """
 import argparse
 import os
@@ -18,7 +21,15 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--lambda-bin-dir")
+    parser.add_argument("--lambda-env", action="append", default=[])
+    parser.add_argument("--lambda-log")
+    parser.add_argument("--mock-config")
     args = parser.parse_args()
+    if args.mock_config:
+        import sfn_mocks
+
+        sfn_mocks.install(args.mock_config)
 
     from moto.core.config import default_user_config
 
@@ -29,6 +40,18 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # The ASL interpreter sends its SDK calls (SNS, ...) to localhost:$MOTO_PORT: this server.
+    os.environ["MOTO_PORT"] = str(port)
+    if args.lambda_bin_dir:
+        from lambda_service import LambdaService
+
+        env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+        env.update(kv.split("=", 1) for kv in args.lambda_env)
+        service = LambdaService(args.lambda_bin_dir, env, args.lambda_log)
+        service.start()
+        route_lambda_tasks_to(f"http://127.0.0.1:{service.port}")
+        print(f"LAMBDA http://127.0.0.1:{service.port}", flush=True)
     print(f"LISTENING http://{host}:{port}", flush=True)
 
     if args.exit_on_stdin_eof:
@@ -42,6 +65,21 @@ def main() -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         os._exit(0)
+
+
+def route_lambda_tasks_to(url: str) -> None:
+    """Lambda tasks of executing state machines invoke the local Lambda service."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    def boto_client_for(region, service, state_credentials=None):
+        return boto3.client(service, region_name=region, endpoint_url=url, aws_access_key_id="ak",
+                            aws_secret_access_key="sk",
+                            config=Config(retries={"max_attempts": 0, "total_max_attempts": 1},
+                                          read_timeout=900, connect_timeout=10))
+
+    lambda_eval_utils.boto_client_for = boto_client_for
 
 
 if __name__ == "__main__":

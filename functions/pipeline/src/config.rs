@@ -28,6 +28,8 @@ pub struct SettingsFile {
     pub audit_table: Option<String>,
     /// Snowflake-side limit for each statement, in seconds. Default 3600.
     pub statement_timeout_seconds: Option<u64>,
+    /// How long the state machine waits between polls of a statement handed back. Default 30.
+    pub poll_seconds: Option<u64>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -166,6 +168,7 @@ pub struct MartFile {
 #[derive(Debug)]
 pub struct Config {
     pub audit_table: ObjectName,
+    pub poll_seconds: u64,
     pub pipelines: BTreeMap<String, Pipeline>,
 }
 

@@ -63,6 +63,8 @@ pub struct Plan {
     pub max_concurrency: u32,
     pub checks: usize,
     pub marts: Vec<String>,
+    /// Seconds the state machine waits before resuming a statement handed back.
+    pub poll_seconds: u64,
 }
 
 /// One table or merge of a run; `handle` is set when resuming a statement handed back earlier.

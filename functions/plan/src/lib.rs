@@ -96,7 +96,7 @@ pub async fn handle(
         };
         (pipeline, run, Trigger::Manual, manual.tables)
     };
-    let plan = plan(pipeline, run, trigger, tables.as_deref())?;
+    let plan = plan(pipeline, run, trigger, tables.as_deref(), config.poll_seconds)?;
     tracing::info!(pipeline = %plan.run.pipeline, run_key = %plan.run.run_key, tables = plan.iceberg_tables.len(),
         merges = plan.merges.len(), checks = plan.checks, marts = plan.marts.len(), dry_run = plan.run.dry_run, "planned");
     Ok(plan)
@@ -123,6 +123,7 @@ fn plan(
     run: Run,
     trigger: Trigger,
     tables: Option<&[String]>,
+    poll_seconds: u64,
 ) -> Result<Plan, StepError> {
     let mut iceberg = Vec::new();
     for table in &pipeline.iceberg_tables {
@@ -171,5 +172,6 @@ fn plan(
         max_concurrency: pipeline.max_concurrency,
         checks: pipeline.checks.len(),
         marts: pipeline.marts.iter().map(|m| m.name.clone()).collect(),
+        poll_seconds,
     })
 }
