@@ -496,8 +496,13 @@ impl Validator {
             let pipeline = self.pipeline(&path, name.clone(), p, timeout);
             pipelines.insert(name, pipeline);
         }
+        let poll_seconds = raw.settings.poll_seconds.unwrap_or(30);
+        if !(1..=3600).contains(&poll_seconds) {
+            self.problem("settings.poll_seconds", "between 1 and 3600");
+        }
         Config {
             audit_table,
+            poll_seconds,
             pipelines,
         }
     }
