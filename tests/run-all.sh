@@ -12,6 +12,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo build (the Lambda binaries the replay tests run)"
+cargo build --workspace --bins
 step "cargo test"
 cargo test --workspace --no-fail-fast
 step "emulator tests (pytest)"

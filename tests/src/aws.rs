@@ -1,7 +1,9 @@
-//! Local AWS (tests/aws/local_aws.py: moto) on a free loopback port, with SDK settings pointing at it.
+//! Local AWS (tests/aws/local_aws.py: moto, and optionally the local Lambda service running the
+//! real function binaries) on free loopback ports, with SDK settings pointing at it.
 
 use crate::process::ServerProcess;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use url::Url;
 
@@ -9,8 +11,49 @@ pub struct LocalAws {
     process: ServerProcess,
 }
 
+/// The function binaries the state machine invokes, by name.
+pub const FUNCTIONS: &[&str] = &[
+    "plan",
+    "warehouse",
+    "refresh-iceberg",
+    "run-merge",
+    "dq-check",
+    "refresh-marts",
+];
+
+/// Options for the Lambda service: where the binaries are, and their environment.
+pub struct Lambdas {
+    pub bin_dir: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub log: Option<PathBuf>,
+}
+
+impl Lambdas {
+    /// The workspace's debug binaries (built by `cargo build --bins`).
+    pub fn debug_build(env: Vec<(String, String)>) -> Self {
+        let bin_dir = crate::repo_root().join("target/debug");
+        for f in FUNCTIONS {
+            assert!(
+                bin_dir.join(f).exists(),
+                "{}/{f} is missing: run `cargo build --workspace --bins` first",
+                bin_dir.display()
+            );
+        }
+        Self {
+            bin_dir,
+            env,
+            log: None,
+        }
+    }
+}
+
 impl LocalAws {
     pub fn start() -> Self {
+        Self::start_with(None, None)
+    }
+
+    /// With the Lambda service and, optionally, Step Functions Local's mocked test cases.
+    pub fn start_with(lambdas: Option<&Lambdas>, mock_config: Option<&Path>) -> Self {
         let root = crate::repo_root();
         let mut command = Command::new(crate::python());
         command.args([
@@ -19,6 +62,18 @@ impl LocalAws {
             "0",
             "--exit-on-stdin-eof",
         ]);
+        if let Some(l) = lambdas {
+            command.arg("--lambda-bin-dir").arg(&l.bin_dir);
+            for (k, v) in &l.env {
+                command.arg("--lambda-env").arg(format!("{k}={v}"));
+            }
+            if let Some(log) = &l.log {
+                command.arg("--lambda-log").arg(log);
+            }
+        }
+        if let Some(mocks) = mock_config {
+            command.arg("--mock-config").arg(mocks);
+        }
         Self {
             process: ServerProcess::spawn("local AWS (moto)", command, &root, "LOCAL_AWS_LOG"),
         }
@@ -26,6 +81,15 @@ impl LocalAws {
 
     pub fn url(&self) -> Url {
         self.process.url.clone()
+    }
+
+    /// The Lambda service's URL, when started with one.
+    pub fn lambda_url(&self) -> Option<Url> {
+        self.process
+            .announced
+            .iter()
+            .find(|(name, _)| name == "LAMBDA")
+            .map(|(_, url)| url.clone())
     }
 
     /// What a Lambda's `aws_config::load_from_env()` gives with `AWS_ENDPOINT_URL` set to this server.

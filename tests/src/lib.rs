@@ -6,9 +6,10 @@ mod emulator;
 mod extension;
 mod keys;
 mod process;
+pub mod workflow;
 pub mod world;
 
-pub use aws::LocalAws;
+pub use aws::{FUNCTIONS, Lambdas, LocalAws};
 pub use emulator::{Emulator, Fault};
 pub use extension::SecretsExtension;
 pub use keys::TestKey;

@@ -10,6 +10,8 @@ use url::Url;
 pub struct ServerProcess {
     child: Child,
     pub url: Url,
+    /// Other `NAME <url>` lines printed before `LISTENING`, e.g. `LAMBDA http://...`.
+    pub announced: Vec<(String, Url)>,
 }
 
 impl ServerProcess {
@@ -26,16 +28,32 @@ impl ServerProcess {
             })
             .spawn()
             .unwrap_or_else(|e| panic!("start {what}: {e}"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("read {what}'s LISTENING line: {e}"));
-        let Some(url) = line.trim().strip_prefix("LISTENING ") else {
-            let _ = child.kill();
-            panic!("{what} did not start (set {log_var}=1 to see its log): {line:?}");
-        };
-        let url = Url::parse(url).unwrap_or_else(|e| panic!("{what} announced {url:?}: {e}"));
-        Self { child, url }
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut announced = Vec::new();
+        loop {
+            let mut line = String::new();
+            stdout
+                .read_line(&mut line)
+                .unwrap_or_else(|e| panic!("read {what}'s output: {e}"));
+            let parsed = line
+                .trim()
+                .split_once(' ')
+                .and_then(|(name, url)| Some((name.to_string(), Url::parse(url).ok()?)));
+            match parsed {
+                Some((name, url)) if name == "LISTENING" => {
+                    return Self {
+                        child,
+                        url,
+                        announced,
+                    };
+                }
+                Some(other) => announced.push(other),
+                None => {
+                    let _ = child.kill();
+                    panic!("{what} did not start (set {log_var}=1 to see its log): {line:?}");
+                }
+            }
+        }
     }
 }
 

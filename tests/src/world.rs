@@ -3,6 +3,7 @@
 //! with the lake's catalog; and the pipeline environment the Lambdas run with
 //! (statemachine/pipelines.toml, a client authenticated with a key made for this run).
 
+use crate::aws::Lambdas;
 use crate::{Emulator, LocalAws, TestKey};
 use pipeline::steps::Run;
 use pipeline::{Config, Env};
@@ -12,6 +13,8 @@ use snowflake::{Client, ClientConfig, SecretSource};
 pub const ACCOUNT: &str = "xy12345.us-east-2.aws";
 pub const USER: &str = "svc_postetl";
 pub const BASE_LOCATION: &str = "s3://postetl-lake/warehouse/";
+/// The Secrets Manager secret the Lambdas read (never its value: that stays in local AWS).
+pub const SECRET_ID: &str = "postetl/snowflake";
 
 pub struct World {
     pub emulator: Emulator,
@@ -19,9 +22,12 @@ pub struct World {
     pub glue: aws_sdk_glue::Client,
     pub env: Env,
     pub key: TestKey,
+    /// The config the Lambdas run with: the sample, with a one-second poll interval.
+    pub config_path: std::path::PathBuf,
 }
 
-/// An order as Glue writes it: id, customer, status, amount, minutes before now it was updated.
+/// An order as Glue writes it: id, customer, status, amount ("" for NULL), minutes before now it
+/// was updated.
 pub type Order<'a> = (i64, i64, &'a str, &'a str, u64);
 
 const SETUP: &str = "
@@ -43,8 +49,33 @@ impl World {
     /// Starts the emulator and local AWS and lays out the sample pipeline's objects; the lake
     /// holds a first Glue snapshot of orders and customers, the modelled tables are empty.
     pub async fn start() -> Self {
+        Self::build(false, None).await
+    }
+
+    /// Also runs the real Lambda binaries behind local Step Functions; their logs go to `log`.
+    pub async fn with_lambdas(log: Option<std::path::PathBuf>) -> Self {
+        Self::build(true, log).await
+    }
+
+    async fn build(lambdas: bool, log: Option<std::path::PathBuf>) -> Self {
         let emulator = Emulator::start();
-        let aws = LocalAws::start();
+        let config_path = test_config();
+        let aws = if lambdas {
+            let env = vec![
+                (
+                    "POSTETL_CONFIG".to_string(),
+                    config_path.display().to_string(),
+                ),
+                ("POSTETL_SECRET_ID".to_string(), SECRET_ID.to_string()),
+                ("SNOWFLAKE_BASE_URL".to_string(), emulator.url().to_string()),
+                ("RUST_LOG".to_string(), "info".to_string()),
+            ];
+            let mut lambdas = Lambdas::debug_build(env);
+            lambdas.log = log;
+            LocalAws::start_with(Some(&lambdas), None)
+        } else {
+            LocalAws::start()
+        };
         let key = TestKey::generate();
         emulator
             .register_user("XY12345", "SVC_POSTETL", &[&key.public_pem])
@@ -96,19 +127,26 @@ impl World {
         }
 
         let secret = key.secret_json(ACCOUNT, USER, None);
+        aws_sdk_secretsmanager::Client::new(&aws.sdk_config().await)
+            .create_secret()
+            .name(SECRET_ID)
+            .secret_string(secret.expose())
+            .send()
+            .await
+            .expect("store the Snowflake secret");
         let config = ClientConfig {
             base_url: Some(emulator.url()),
             ..ClientConfig::default()
         };
         let client = Client::new(SecretSource::Inline(secret), config).expect("client");
-        let config = Config::load(&crate::repo_root().join("statemachine/pipelines.toml"))
-            .expect("the sample config is valid");
+        let config = Config::load(&config_path).expect("the sample config is valid");
         let world = Self {
             emulator,
             aws,
             glue,
             env: Env::new(config, client),
             key,
+            config_path,
         };
         world
             .glue_writes_orders(
@@ -134,6 +172,7 @@ impl World {
             .iter()
             .map(|(id, customer, status, amount, minutes_ago)| {
                 let at = now - chrono::TimeDelta::minutes(*minutes_ago as i64);
+                let amount = (!amount.is_empty()).then_some(amount);
                 json!([
                     id,
                     customer,
@@ -188,6 +227,28 @@ impl World {
             dry_run: false,
         }
     }
+}
+
+/// The sample config and its SQL files, copied to a fresh directory with a one-second poll.
+fn test_config() -> std::path::PathBuf {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("postetl-config-{}-{n}", std::process::id()));
+    let source = crate::repo_root().join("statemachine");
+    std::fs::create_dir_all(dir.join("sql")).expect("a config directory");
+    for entry in std::fs::read_dir(source.join("sql")).expect("statemachine/sql") {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join("sql").join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(source.join("pipelines.toml")).unwrap();
+    let text = text.replace("poll_seconds = 30", "poll_seconds = 1");
+    assert!(
+        text.contains("poll_seconds = 1"),
+        "the sample config sets poll_seconds"
+    );
+    let path = dir.join("pipelines.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 fn table_input(name: &str, metadata_location: Option<&str>) -> aws_sdk_glue::types::TableInput {

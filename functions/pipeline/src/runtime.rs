@@ -195,6 +195,13 @@ impl Step<'_> {
         ))
     }
 
+    /// Runs a statement that changes no data (resuming or suspending a warehouse), in dry runs
+    /// too: a dry run still reads, and reads need a running warehouse.
+    pub async fn control(&self, statement: &Statement) -> Result<ResultSet, StepError> {
+        tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
+        Ok(self.env.snowflake.query(statement, self.budget).await?)
+    }
+
     /// Waits again for a statement handed back by an earlier invocation.
     pub async fn resume(&self, handle: &str) -> Result<Outcome, StepError> {
         Ok(self

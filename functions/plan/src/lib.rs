@@ -96,7 +96,13 @@ pub async fn handle(
         };
         (pipeline, run, Trigger::Manual, manual.tables)
     };
-    let plan = plan(pipeline, run, trigger, tables.as_deref(), config.poll_seconds)?;
+    let plan = plan(
+        pipeline,
+        run,
+        trigger,
+        tables.as_deref(),
+        config.poll_seconds,
+    )?;
     tracing::info!(pipeline = %plan.run.pipeline, run_key = %plan.run.run_key, tables = plan.iceberg_tables.len(),
         merges = plan.merges.len(), checks = plan.checks, marts = plan.marts.len(), dry_run = plan.run.dry_run, "planned");
     Ok(plan)

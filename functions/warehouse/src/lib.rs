@@ -1,6 +1,8 @@
 //! Resumes the run's warehouse (and sets the run's size), and at the end suspends it, but only
 //! if this run resumed it, and restores the size it found.
 //!
+//! Dry runs resume and suspend too (their checks read data, which needs compute) but do not resize.
+//!
 //! Every statement, `SHOW WAREHOUSES` included, carries a request id derived from the run: a
 //! retried invocation gets Snowflake's earlier answers back, so it still knows the warehouse was
 //! suspended before this run resumed it.
@@ -46,7 +48,7 @@ pub async fn handle(
             }
             if seen.state.starts_with("SUSPEND") {
                 let sql = format!("ALTER WAREHOUSE {warehouse} RESUME IF SUSPENDED");
-                run(&step, &mut result, sql, "resume").await?;
+                control(&step, sql, "resume").await?;
                 result.resumed = true;
             }
             tracing::info!(warehouse = %warehouse, state = %seen.state, resumed = result.resumed, "warehouse ready");
@@ -61,8 +63,8 @@ pub async fn handle(
             }
             if request.resumed {
                 let sql = format!("ALTER WAREHOUSE {warehouse} SUSPEND");
-                match run(&step, &mut result, sql, "suspend").await {
-                    Ok(()) => result.suspended = !request.run.dry_run,
+                match control(&step, sql, "suspend").await {
+                    Ok(()) => result.suspended = true,
                     // Auto-suspend or someone else got there first: the goal is met.
                     Err(StepError::Snowflake(Error::Sql { message, .. }))
                         if message.contains("cannot be suspended") =>
@@ -112,4 +114,8 @@ async fn run(
         result.skipped.push(statement.sql().to_string());
     }
     Ok(())
+}
+
+async fn control(step: &Step<'_>, sql: String, phase: &str) -> Result<(), StepError> {
+    step.control(&step.statement(sql, phase, 1)).await.map(drop)
 }

@@ -106,17 +106,27 @@ async fn a_warehouse_already_running_is_left_running() {
 }
 
 #[tokio::test]
-async fn a_dry_run_changes_nothing() {
+async fn a_dry_run_resumes_for_its_reads_but_does_not_resize() {
     let world = World::start().await;
     let mut run = world.run("manual:dry");
     run.dry_run = true;
     let resumed = call(&world, &run, WarehouseAction::Resume, false, None).await;
-    assert_eq!(resumed.skipped.len(), 2, "{:?}", resumed.skipped);
-    assert!(
-        resumed
-            .skipped
-            .iter()
-            .any(|s| s.contains("RESUME IF SUSPENDED"))
+    assert!(resumed.resumed);
+    assert_eq!(resumed.skipped.len(), 1, "{:?}", resumed.skipped);
+    assert!(resumed.skipped[0].contains("SET WAREHOUSE_SIZE"));
+    let wh = state(&world).await;
+    assert_eq!(
+        (wh["state"].as_str(), wh["size"].as_str()),
+        (Some("STARTED"), Some("X-Small"))
     );
+    let suspended = call(
+        &world,
+        &run,
+        WarehouseAction::Suspend,
+        true,
+        resumed.previous_size.clone(),
+    )
+    .await;
+    assert!(suspended.suspended);
     assert_eq!(state(&world).await["state"], "SUSPENDED");
 }
