@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The local demo: sets up what a fresh machine lacks, then runs one post-ETL run against the local
-# Snowflake SQL API emulator, with progress and a summary. The emulator stops when the demo ends.
+# The main job, locally: sets up what a fresh machine lacks, builds the Lambda binaries, and
+# replays a Glue completion event through the real workflow (local Step Functions, the real
+# Lambdas, local Glue/Secrets Manager/SNS, the Snowflake emulator), with progress and a summary.
+# Every server it starts stops when it ends.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tests/setup.sh
+cargo build --quiet --workspace --bins
 cargo run --quiet -p postetl-tests --example demo

@@ -1,182 +1,115 @@
-//! The local demo until the state machine exists: one post-ETL run for a sample `orders` pipeline,
-//! through the shared Snowflake crate against the local SQL API emulator (real JWTs, real SQL on
-//! DuckDB): resume the warehouse, MERGE the newest version of each order, check data quality,
-//! suspend the warehouse, print a summary. Run with `bash tests/demo.sh`.
+//! The main job, locally: a Glue completion event replayed through the real workflow. The real
+//! state machine definition runs on local Step Functions (moto's ASL interpreter), its Lambda
+//! tasks run the real function binaries, which read their Snowflake secret from local Secrets
+//! Manager, ask local Glue for the Iceberg metadata, and run SQL on the Snowflake SQL API
+//! emulator. Run with `bash tests/demo.sh`; everything stops when it ends.
 
-use postetl_tests::{Emulator, TestKey};
-use snowflake::{
-    Binding, Client, ClientConfig, ObjectName, SecretSource, Statement, derive_request_id,
-};
+use postetl_tests::workflow::{Workflow, definition};
+use postetl_tests::world::World;
 use std::time::{Duration, Instant};
-
-const BUDGET: Duration = Duration::from_secs(60);
-
-struct Run {
-    client: Client,
-    execution: String,
-    started: Instant,
-}
-
-impl Run {
-    async fn step(
-        &self,
-        name: &str,
-        sql: &str,
-        binds: Vec<Binding>,
-    ) -> snowflake::Result<snowflake::ResultSet> {
-        let t = Instant::now();
-        print!("  {name:<28}");
-        let mut statement = Statement::new(sql)
-            .request_id(derive_request_id(&[&self.execution, name]))
-            .query_tag(format!("postetl:orders:{}:{name}", self.execution));
-        for b in binds {
-            statement = statement.bind(b);
-        }
-        let result = self.client.query(&statement, BUDGET).await;
-        match &result {
-            Ok(r) => println!(
-                "ok   {:>6.0} ms  {}",
-                t.elapsed().as_secs_f64() * 1e3,
-                describe(r)
-            ),
-            Err(e) => println!(
-                "FAIL {:>6.0} ms  {} {e}",
-                t.elapsed().as_secs_f64() * 1e3,
-                e.name()
-            ),
-        }
-        result
-    }
-}
-
-fn describe(r: &snowflake::ResultSet) -> String {
-    let s = r.stats;
-    if s.num_rows_inserted + s.num_rows_updated + s.num_rows_deleted > 0 {
-        format!(
-            "{} inserted, {} updated, {} deleted",
-            s.num_rows_inserted, s.num_rows_updated, s.num_rows_deleted
-        )
-    } else {
-        format!("{} row(s)", r.len())
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("postetl local demo: a Glue run wrote new orders; bring Snowflake up to date\n");
-    println!("[setup] starting the Snowflake SQL API emulator and generating a key pair");
-    let emulator = Emulator::start();
-    let key = TestKey::generate();
-    emulator
-        .register_user("XY12345", "SVC_POSTETL", &[&key.public_pem])
-        .await;
-    emulator
-        .sql(
-            "CREATE DATABASE ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC; CREATE SCHEMA ANALYTICS.RAW;
-             CREATE WAREHOUSE POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' AUTO_RESUME = FALSE INITIALLY_SUSPENDED = TRUE;
-             CREATE TABLE ANALYTICS.PUBLIC.ORDERS (ORDER_ID INTEGER, STATUS VARCHAR, AMOUNT DECIMAL(10,2), UPDATED_AT TIMESTAMP);
-             INSERT INTO ANALYTICS.PUBLIC.ORDERS VALUES (1, 'NEW', 10.00, '2026-11-22 08:00:00'), (2, 'NEW', 25.50, '2026-11-22 09:00:00');
-             CREATE TABLE ANALYTICS.RAW.ORDERS_CHANGES (ORDER_ID INTEGER, STATUS VARCHAR, AMOUNT DECIMAL(10,2), UPDATED_AT TIMESTAMP);
-             INSERT INTO ANALYTICS.RAW.ORDERS_CHANGES VALUES
-               (2, 'SHIPPED', 25.50, '2026-11-23 07:00:00'), (2, 'PAID', 25.50, '2026-11-23 06:00:00'),
-               (3, 'NEW', 99.90, '2026-11-23 07:30:00'), (4, 'NEW', 5.00, '2026-11-23 07:45:00')",
-        )
-        .await;
-    let secret = key.secret_json("xy12345.us-east-2.aws", "svc_postetl", None);
-    let config = ClientConfig {
-        base_url: Some(emulator.url()),
-        ..ClientConfig::default()
-    };
-    let run = Run {
-        client: Client::new(SecretSource::Inline(secret), config)?,
-        execution: format!("demo-{}", std::process::id()),
-        started: Instant::now(),
-    };
-    let target = ObjectName::parse("ANALYTICS.PUBLIC.ORDERS")?;
-    let source = ObjectName::parse("ANALYTICS.RAW.ORDERS_CHANGES")?;
-
-    println!("[run] execution {}", run.execution);
-    run.step(
-        "resume warehouse",
-        "ALTER WAREHOUSE POSTETL_WH RESUME IF SUSPENDED",
-        vec![],
-    )
-    .await?;
-    let merged = run
-        .step(
-            "merge orders",
-            &format!(
-                "MERGE INTO {target} t USING (SELECT * FROM {source} QUALIFY ROW_NUMBER() OVER \
-                 (PARTITION BY ORDER_ID ORDER BY UPDATED_AT DESC) = 1) s ON t.ORDER_ID = s.ORDER_ID \
-                 WHEN MATCHED THEN UPDATE SET STATUS = s.STATUS, AMOUNT = s.AMOUNT, UPDATED_AT = s.UPDATED_AT \
-                 WHEN NOT MATCHED THEN INSERT (ORDER_ID, STATUS, AMOUNT, UPDATED_AT) VALUES (s.ORDER_ID, s.STATUS, s.AMOUNT, s.UPDATED_AT)"
-            ),
-            vec![],
-        )
-        .await?;
-    let nulls = run
-        .step(
-            "check: no null amounts",
-            &format!("SELECT COUNT(*) FROM {target} WHERE AMOUNT IS NULL"),
-            vec![],
-        )
-        .await?;
-    let dups = run
-        .step(
-            "check: unique order_id",
-            &format!("SELECT COUNT(*) FROM (SELECT ORDER_ID FROM {target} GROUP BY ORDER_ID HAVING COUNT(*) > 1)"),
-            vec![],
-        )
-        .await?;
-    let shipped = run
-        .step(
-            "check: order 2 shipped",
-            &format!("SELECT STATUS FROM {target} WHERE ORDER_ID = ?"),
-            vec![Binding::fixed(2)],
-        )
-        .await?;
-    run.step(
-        "suspend warehouse",
-        "ALTER WAREHOUSE POSTETL_WH SUSPEND",
-        vec![],
-    )
-    .await?;
-
-    let failed = [&nulls, &dups]
-        .iter()
-        .filter(|r| r.row(0).and_then(|r| r.get_i64(0).ok().flatten()) != Some(0))
-        .count();
-    let warehouses = emulator.warehouses().await;
-    let wh = &warehouses[0];
-    println!("\n[summary]");
+    let started = Instant::now();
+    let log = postetl_tests::repo_root().join("target/demo-lambdas.log");
+    let _ = std::fs::remove_file(&log);
     println!(
-        "  rows merged        {} inserted, {} updated",
-        merged.stats.num_rows_inserted, merged.stats.num_rows_updated
+        "postetl local demo: the Glue job orders-to-iceberg finished; bring Snowflake up to date\n"
     );
     println!(
-        "  quality checks     {} passed, {failed} failed",
-        2 - failed
+        "[setup] Snowflake emulator, local AWS (Glue, Secrets Manager, SNS, Step Functions), Lambda binaries"
     );
+    let world = World::with_lambdas(Some(log.clone())).await;
+    let workflow = Workflow::deploy(&world.aws).await;
     println!(
-        "  order 2 status     {}",
-        shipped
-            .row(0)
-            .and_then(|r| r.get_str(0).ok().flatten())
+        "[setup] Glue wrote a new snapshot of LAKE.RAW.ORDERS: 4 rows, order 2 twice (PAID, then SHIPPED)"
+    );
+    world
+        .glue_writes_orders(
+            2,
+            &[
+                (1, 100, "NEW", "10.00", 600),
+                (2, 101, "PAID", "25.50", 120),
+                (2, 101, "SHIPPED", "25.50", 60),
+                (3, 100, "NEW", "99.90", 30),
+            ],
+        )
+        .await;
+    world
+        .glue_writes_customers(
+            2,
+            &[
+                (100, "Ada", "GB"),
+                (101, "Linus", "FI"),
+                (102, "Grace", "US"),
+            ],
+        )
+        .await;
+
+    let event_path = postetl_tests::repo_root().join("statemachine/examples/glue-succeeded.json");
+    let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&event_path)?)?;
+    let execution = workflow.start("demo-glue-run", &event).await;
+    println!(
+        "[run] replaying {} as execution {execution}\n",
+        event_path.display()
+    );
+    let top = postetl_cli::top_level_states(&definition(&workflow.topic_arn));
+    let mut out = std::io::stdout();
+    let summary = postetl_cli::watch(
+        &workflow.sfn,
+        &execution,
+        &top,
+        &mut out,
+        Duration::from_secs(300),
+    )
+    .await?;
+    postetl_cli::print_summary(&summary, &mut out)?;
+
+    let e = &world.emulator;
+    let wh = e.warehouses().await[0].clone();
+    println!("\n[snowflake emulator]");
+    println!(
+        "  ANALYTICS.CORE.ORDERS       {} rows; order 2 is {}",
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.CORE.ORDERS").await[0][0],
+        e.sql("SELECT STATUS FROM ANALYTICS.CORE.ORDERS WHERE ORDER_ID = 2")
+            .await[0][0]
+            .as_str()
             .unwrap_or("?")
     );
     println!(
-        "  warehouse          {} now {}, ran {:.1} s, billed {:.0} s",
+        "  ANALYTICS.AUDIT.DQ_RESULTS  {} rows",
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.AUDIT.DQ_RESULTS")
+            .await[0][0]
+    );
+    println!(
+        "  ANALYTICS.MARTS             DAILY_REVENUE {} days, CUSTOMER_VALUE {} customers",
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.MARTS.DAILY_REVENUE")
+            .await[0][0],
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.MARTS.CUSTOMER_VALUE")
+            .await[0][0]
+    );
+    println!(
+        "  warehouse {}  now {}, ran {:.1} s, billed {:.0} s",
         wh["name"].as_str().unwrap_or("?"),
         wh["state"].as_str().unwrap_or("?"),
         wh["running_seconds"].as_f64().unwrap_or(0.0),
         wh["billed_seconds"].as_f64().unwrap_or(0.0)
     );
     println!(
-        "  wall time          {:.2} s",
-        run.started.elapsed().as_secs_f64()
+        "  statements run              {}",
+        e.log().await["executions"].as_array().map_or(0, Vec::len)
     );
-    if failed > 0 {
-        return Err("data-quality checks failed".into());
+    println!("\n[next] the Lambdas' JSON logs: {}", log.display());
+    println!(
+        "       the definition: statemachine/post-etl.asl.json; the pipeline: statemachine/pipelines.toml"
+    );
+    println!("       every test: bash tests/run-all.sh");
+    println!(
+        "\ndemo finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    if summary.status != "SUCCEEDED" {
+        return Err(format!("the execution ended {}", summary.status).into());
     }
     Ok(())
 }
