@@ -205,6 +205,18 @@ class Function:
         return inv
 
 
+def _peak_rss_kb(pid: int) -> int:
+    """The process's high-water resident set (VmHWM), as Lambda's "Max Memory Used" reports it."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class LambdaService:
     def __init__(self, bin_dir: str, env: dict[str, str], log_path: str | None, timeout_s: float = 120.0,
                  region: str = "us-east-1"):
@@ -275,7 +287,8 @@ class LambdaService:
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {name: {"invocations": f.invocations, "processes": len(f.workers),
-                           "cold_starts_ms": [round(s * 1000, 2) for s in f.cold_starts]}
+                           "cold_starts_ms": [round(s * 1000, 2) for s in f.cold_starts],
+                           "peak_rss_kb": max((_peak_rss_kb(w.process.pid) for w in f.workers), default=0)}
                     for name, f in self.functions.items()}
 
     def start(self) -> None:

@@ -47,6 +47,25 @@ impl Lambdas {
     }
 }
 
+impl Lambdas {
+    /// The release binaries (built by `cargo build --release --bins`), for benchmarks.
+    pub fn release_build(env: Vec<(String, String)>) -> Self {
+        let bin_dir = crate::repo_root().join("target/release");
+        for f in FUNCTIONS {
+            assert!(
+                bin_dir.join(f).exists(),
+                "{}/{f} is missing: run `cargo build --release --bins` first",
+                bin_dir.display()
+            );
+        }
+        Self {
+            bin_dir,
+            env,
+            log: None,
+        }
+    }
+}
+
 impl LocalAws {
     pub fn start() -> Self {
         Self::start_with(None, None)

@@ -49,18 +49,26 @@ impl World {
     /// Starts the emulator and local AWS and lays out the sample pipeline's objects; the lake
     /// holds a first Glue snapshot of orders and customers, the modelled tables are empty.
     pub async fn start() -> Self {
-        Self::build(false, None).await
+        Self::build(None, None).await
     }
 
     /// Also runs the real Lambda binaries behind local Step Functions; their logs go to `log`.
     pub async fn with_lambdas(log: Option<std::path::PathBuf>) -> Self {
-        Self::build(true, log).await
+        Self::build(Some(Lambdas::debug_build), log).await
     }
 
-    async fn build(lambdas: bool, log: Option<std::path::PathBuf>) -> Self {
+    /// With the release binaries, for benchmarks.
+    pub async fn with_release_lambdas(log: Option<std::path::PathBuf>) -> Self {
+        Self::build(Some(Lambdas::release_build), log).await
+    }
+
+    async fn build(
+        lambdas: Option<fn(Vec<(String, String)>) -> Lambdas>,
+        log: Option<std::path::PathBuf>,
+    ) -> Self {
         let emulator = Emulator::start();
         let config_path = test_config();
-        let aws = if lambdas {
+        let aws = if let Some(lambdas) = lambdas {
             let env = vec![
                 (
                     "POSTETL_CONFIG".to_string(),
@@ -70,7 +78,7 @@ impl World {
                 ("SNOWFLAKE_BASE_URL".to_string(), emulator.url().to_string()),
                 ("RUST_LOG".to_string(), "info".to_string()),
             ];
-            let mut lambdas = Lambdas::debug_build(env);
+            let mut lambdas = lambdas(env);
             lambdas.log = log;
             LocalAws::start_with(Some(&lambdas), None)
         } else {

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// The CDK app: one stack, configured by context (cdk.json; see README.md).
+// POSTETL_SKIP_BUNDLING=1 synthesizes without building the Rust functions (the CLI cannot set the
+// `aws:cdk:bundling-stacks` context itself); their code assets then point at the workspace.
+
+import { App } from 'aws-cdk-lib';
+import { configFromContext } from '../lib/config';
+import { PostEtlStack } from '../lib/postetl-stack';
+
+const skipBundling = process.env.POSTETL_SKIP_BUNDLING === '1';
+const app = new App(skipBundling ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {});
+const config = configFromContext(app.node);
+new PostEtlStack(app, app.node.tryGetContext('stackName') ?? 'PostEtl', {
+  config,
+  env: {
+    account: config.account ?? process.env.CDK_DEFAULT_ACCOUNT,
+    region: config.region ?? process.env.CDK_DEFAULT_REGION,
+  },
+  description: 'postetl: refresh Snowflake after Glue writes Iceberg tables',
+});

@@ -1,0 +1,122 @@
+// The deployment's settings, read from CDK context (cdk.json, or `-c key=value` on the command line).
+// Every key is documented in cdk/README.md; this file is the one place that reads and checks them.
+
+import * as path from 'node:path';
+import { Node } from 'constructs';
+
+/** `keypair`: JWT from a key in a Secrets Manager secret; `keyless`: workload identity federation. */
+export type AuthMode = 'keypair' | 'keyless';
+
+/** The optional IAM role Snowflake assumes for a Glue catalog integration and an external volume. */
+export interface SnowflakeIntegrationConfig {
+  /** STORAGE_AWS_IAM_USER_ARN / GLUE_AWS_IAM_USER_ARN from `DESC INTEGRATION` / `DESC EXTERNAL VOLUME`. */
+  readonly iamUserArn: string;
+  /** STORAGE_AWS_EXTERNAL_ID / GLUE_AWS_EXTERNAL_ID from the same. */
+  readonly externalId: string;
+  /** The lake bucket Snowflake reads Iceberg data and metadata from. */
+  readonly lakeBucket: string;
+  /** The prefix inside the bucket (no leading slash; '' for the whole bucket). */
+  readonly lakePrefix: string;
+}
+
+export interface PostEtlConfig {
+  readonly account?: string;
+  readonly region?: string;
+  readonly authMode: AuthMode;
+  /** keypair only: the Snowflake secret's name or complete ARN (exactly one). */
+  readonly secretName?: string;
+  readonly secretArn?: string;
+  /** keypair only, optional: the customer-managed KMS key that encrypts the secret. */
+  readonly secretKmsKeyArn?: string;
+  /** Absolute path of the pipeline config; the SQL files it names are relative to it. */
+  readonly pipelineConfigPath: string;
+  readonly alertEmail?: string;
+  readonly snowflakeBaseUrl?: string;
+  readonly snowflakePrivateLink: boolean;
+  readonly snowflakeIntegration?: SnowflakeIntegrationConfig;
+}
+
+/** The cdk/ directory: relative paths in the context are relative to it. */
+export const CDK_DIR = path.resolve(__dirname, '..');
+/** The repository root (the Cargo workspace). */
+export const REPO_DIR = path.resolve(CDK_DIR, '..');
+export const DEFAULT_PIPELINE_CONFIG = '../statemachine/pipelines.toml';
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
+const SECRET_NAME = /^[\w/+=.@-]{1,512}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
+const IAM_USER_ARN = /^arn:aws[a-z-]*:iam::\d{12}:user\/[\w/+=,.@-]+$/;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/** Reads and checks the settings; throws one error naming every problem. */
+export function configFromContext(node: Node): PostEtlConfig {
+  const problems: string[] = [];
+  const get = (key: string): string | undefined => {
+    const value = node.tryGetContext(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string' && typeof value !== 'boolean' && typeof value !== 'number') {
+      problems.push(`${key}: expected a string, got ${JSON.stringify(value)}`);
+      return undefined;
+    }
+    return String(value).trim() || undefined;
+  };
+  const check = (key: string, value: string | undefined, pattern: RegExp, what: string) => {
+    if (value !== undefined && !pattern.test(value)) problems.push(`${key}: ${JSON.stringify(value)} is not ${what}`);
+    return value;
+  };
+
+  const authMode = (get('authMode') ?? 'keypair') as AuthMode;
+  if (authMode !== 'keypair' && authMode !== 'keyless') {
+    problems.push(`authMode: ${JSON.stringify(authMode)} is neither "keypair" nor "keyless"`);
+  }
+
+  let secretName: string | undefined;
+  let secretArn: string | undefined;
+  let secretKmsKeyArn: string | undefined;
+  if (authMode === 'keypair') {
+    secretArn = check('secretArn', get('secretArn'), SECRET_ARN, 'a complete Secrets Manager secret ARN (with its 6-character suffix)');
+    // An ARN wins over a name, so `-c secretArn=...` overrides the name in cdk.json.
+    secretName = secretArn ? undefined : check('secretName', get('secretName'), SECRET_NAME, 'a secret name');
+    if (!secretArn && !secretName) problems.push('authMode keypair needs secretName or secretArn');
+    secretKmsKeyArn = check('secretKmsKeyArn', get('secretKmsKeyArn'), KMS_KEY_ARN, 'a KMS key ARN');
+  }
+
+  const privateLink = get('snowflakePrivateLink') ?? 'false';
+  if (privateLink !== 'true' && privateLink !== 'false') {
+    problems.push(`snowflakePrivateLink: ${JSON.stringify(privateLink)} is neither true nor false`);
+  }
+  const baseUrl = check('snowflakeBaseUrl', get('snowflakeBaseUrl'), /^https:\/\/[^\s/]+(\/\S*)?$/, 'an https URL');
+
+  const iamUserArn = check('snowflakeIamUserArn', get('snowflakeIamUserArn'), IAM_USER_ARN, 'an IAM user ARN');
+  const externalId = get('snowflakeExternalId');
+  const lakeBucket = check('lakeBucket', get('lakeBucket'), BUCKET, 'an S3 bucket name');
+  const lakePrefix = (get('lakePrefix') ?? '').replace(/^\/+/, '');
+  let snowflakeIntegration: SnowflakeIntegrationConfig | undefined;
+  if (iamUserArn || externalId) {
+    if (!iamUserArn) problems.push('snowflakeExternalId needs snowflakeIamUserArn');
+    if (!externalId) problems.push('snowflakeIamUserArn needs snowflakeExternalId (the trust has no ExternalId-less form)');
+    if (!lakeBucket) problems.push('the Snowflake integration role needs lakeBucket');
+    if (iamUserArn && externalId && lakeBucket) {
+      snowflakeIntegration = { iamUserArn, externalId, lakeBucket, lakePrefix };
+    }
+  }
+
+  const config: PostEtlConfig = {
+    account: check('account', get('account'), /^\d{12}$/, 'a 12-digit account id'),
+    region: check('region', get('region'), /^[a-z]{2}(-[a-z]+)+-\d$/, 'a region name'),
+    authMode,
+    secretName,
+    secretArn,
+    secretKmsKeyArn,
+    pipelineConfigPath: path.resolve(CDK_DIR, get('pipelineConfigPath') ?? DEFAULT_PIPELINE_CONFIG),
+    alertEmail: check('alertEmail', get('alertEmail'), EMAIL, 'an email address'),
+    snowflakeBaseUrl: baseUrl,
+    snowflakePrivateLink: privateLink === 'true',
+    snowflakeIntegration,
+  };
+  if (problems.length > 0) {
+    throw new Error(`postetl CDK context is invalid:\n  - ${problems.join('\n  - ')}`);
+  }
+  return config;
+}
