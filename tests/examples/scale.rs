@@ -75,7 +75,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .send()
         .await?;
-    let columns = json!([["ID", "BIGINT"], ["V", "VARCHAR"], ["UPDATED_AT", "TIMESTAMP"]]);
+    let columns = json!([
+        ["ID", "BIGINT"],
+        ["V", "VARCHAR"],
+        ["UPDATED_AT", "TIMESTAMP"]
+    ]);
     for i in 0..n {
         emulator.admin_post("_emulator/iceberg/tables", json!({"table": format!("LAKE.RAW.T{i}"), "catalog": "object_store", "columns": columns})).await;
         let file = format!("t{i}/metadata/00001.metadata.json");

@@ -35,6 +35,7 @@ fn top_level(f: &Finished) -> Vec<&str> {
 
 const HAPPY: &[&str] = &[
     "Plan",
+    "RunGate",
     "InitWarehouse",
     "ResumeWarehouse",
     "RefreshIcebergTables",
@@ -78,6 +79,7 @@ async fn a_sql_error_is_not_retried_and_the_warehouse_is_suspended() {
         top_level(&f),
         [
             "Plan",
+            "RunGate",
             "InitWarehouse",
             "ResumeWarehouse",
             "RefreshIcebergTables",
@@ -155,4 +157,13 @@ async fn a_suspend_that_keeps_failing_still_alerts() {
         &top_level(&f)[top_level(&f).len() - 3..],
         ["RecordFailureSuspend", "NotifyFailure", "Failed"]
     );
+}
+
+// Waiting and planning again cannot be mocked: Step Functions Local counts mocked responses by
+// retry attempt, and a re-entered state starts again at attempt 0. tests/replay.rs covers it for real.
+#[tokio::test]
+async fn a_superseded_run_ends_cleanly_before_touching_snowflake() {
+    let f = run_case("Superseded").await;
+    assert_eq!(f.status, "SUCCEEDED", "{f:?}");
+    assert_eq!(top_level(&f), ["Plan", "RunGate", "Superseded"]);
 }

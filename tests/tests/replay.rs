@@ -238,3 +238,84 @@ async fn a_dry_run_from_the_console_changes_nothing() {
         3
     );
 }
+
+fn glue_event(run_id: &str) -> Value {
+    let mut event = example("glue-succeeded.json");
+    event["detail"]["jobRunId"] = json!(run_id);
+    event
+}
+
+async fn has_entered(workflow: &Workflow, execution: &str, state: &str) -> bool {
+    let history = workflow
+        .sfn
+        .get_execution_history()
+        .execution_arn(execution)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap();
+    history.events().iter().any(|e| {
+        e.state_entered_event_details()
+            .is_some_and(|d| d.name() == state)
+    })
+}
+
+#[tokio::test]
+async fn runs_of_one_pipeline_queue_and_a_waiting_run_is_superseded_by_a_newer_one() {
+    let (world, workflow) = world().await;
+    let first = workflow.start("run-a", &glue_event("jr_a")).await;
+    let second = workflow.start("run-b", &glue_event("jr_b")).await;
+    let mut waited = false;
+    for _ in 0..100 {
+        if has_entered(&workflow, &second, "WaitForPreviousRun").await {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(waited, "the second run waits behind the first");
+    let third = workflow.start("run-c", &glue_event("jr_c")).await;
+
+    let a = workflow.wait(&first, LIMIT).await;
+    let b = workflow.wait(&second, LIMIT).await;
+    let c = workflow.wait(&third, LIMIT).await;
+    assert_eq!(
+        (a.status.as_str(), b.status.as_str(), c.status.as_str()),
+        ("SUCCEEDED", "SUCCEEDED", "SUCCEEDED")
+    );
+    assert_eq!(a.entered("WaitForPreviousRun"), 0);
+    assert_eq!(b.entered("Superseded"), 1, "{:?}", b.states);
+    assert_eq!(b.entered("RunMerges"), 0);
+    assert!(c.entered("WaitForPreviousRun") >= 1);
+    assert_eq!(c.entered("RunMerges"), 1);
+
+    // The MERGEs of the two runs that did the work never overlapped.
+    let log = world.emulator.log().await;
+    let merges: Vec<&Value> = log["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["statement"].as_str().unwrap().starts_with("MERGE"))
+        .collect();
+    let span = |run: &str| {
+        let mine: Vec<&&Value> = merges
+            .iter()
+            .filter(|e| e["query_tag"].as_str().unwrap().contains(run))
+            .collect();
+        assert_eq!(mine.len(), 2, "{run}: {mine:?}");
+        let start = mine
+            .iter()
+            .map(|e| e["started"].as_f64().unwrap())
+            .fold(f64::MAX, f64::min);
+        let end = mine
+            .iter()
+            .map(|e| e["ended"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        (start, end)
+    };
+    let (a_span, c_span) = (span(":run-a"), span(":run-c"));
+    assert!(
+        a_span.1 <= c_span.0,
+        "run-a {a_span:?} and run-c {c_span:?} overlap"
+    );
+}

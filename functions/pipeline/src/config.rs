@@ -30,6 +30,8 @@ pub struct SettingsFile {
     pub statement_timeout_seconds: Option<u64>,
     /// How long the state machine waits between polls of a statement handed back. Default 30.
     pub poll_seconds: Option<u64>,
+    /// How long a run waits for an earlier run of the same pipeline before failing. Default 60.
+    pub max_wait_minutes: Option<u64>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -169,6 +171,7 @@ pub struct MartFile {
 pub struct Config {
     pub audit_table: ObjectName,
     pub poll_seconds: u64,
+    pub max_wait: Duration,
     pub pipelines: BTreeMap<String, Pipeline>,
 }
 
@@ -500,9 +503,14 @@ impl Validator {
         if !(1..=3600).contains(&poll_seconds) {
             self.problem("settings.poll_seconds", "between 1 and 3600");
         }
+        let max_wait_minutes = raw.settings.max_wait_minutes.unwrap_or(60);
+        if max_wait_minutes == 0 {
+            self.problem("settings.max_wait_minutes", "must be positive");
+        }
         Config {
             audit_table,
             poll_seconds,
+            max_wait: Duration::from_secs(max_wait_minutes * 60),
             pipelines,
         }
     }

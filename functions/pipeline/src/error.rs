@@ -43,6 +43,12 @@ pub enum StepError {
     /// The table's metadata file is not under the configured external volume base location.
     #[error("metadata location {location:?} is not under the base location {base:?}")]
     OutsideBaseLocation { location: String, base: String },
+    /// Listing or describing the state machine's executions failed in a way that may pass.
+    #[error("Step Functions unavailable: {0}")]
+    CoordinationUnavailable(String),
+    /// An earlier run of the same pipeline kept running past the wait limit.
+    #[error("waited more than {minutes} min for {behind} to finish")]
+    WaitedTooLong { behind: String, minutes: u64 },
     #[error(transparent)]
     Snowflake(#[from] snowflake::Error),
 }
@@ -61,13 +67,15 @@ impl StepError {
             StepError::GlueNotFound(_) => "Glue.NotFound",
             StepError::GlueFailed(_) => "Glue.Failed",
             StepError::OutsideBaseLocation { .. } => "Iceberg.OutsideBaseLocation",
+            StepError::CoordinationUnavailable(_) => "Coordination.Unavailable",
+            StepError::WaitedTooLong { .. } => "Coordination.WaitedTooLong",
             StepError::Snowflake(e) => e.name(),
         }
     }
 
     pub fn is_transient(&self) -> bool {
         match self {
-            StepError::GlueUnavailable(_) => true,
+            StepError::GlueUnavailable(_) | StepError::CoordinationUnavailable(_) => true,
             StepError::Snowflake(e) => e.is_transient(),
             _ => false,
         }
@@ -88,6 +96,8 @@ pub fn error_names() -> Vec<&'static str> {
         "Glue.NotFound",
         "Glue.Failed",
         "Iceberg.OutsideBaseLocation",
+        "Coordination.Unavailable",
+        "Coordination.WaitedTooLong",
     ];
     names.extend_from_slice(snowflake::ERROR_NAMES);
     names

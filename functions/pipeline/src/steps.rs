@@ -65,6 +65,20 @@ pub struct Plan {
     pub marts: Vec<String>,
     /// Seconds the state machine waits before resuming a statement handed back.
     pub poll_seconds: u64,
+    /// Whether this run may go ahead now (one run per pipeline at a time).
+    pub gate: Gate,
+    /// Which execution this run waits behind or was superseded by.
+    pub gate_reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Gate {
+    Proceed,
+    /// An older run of the pipeline is still running: wait and plan again.
+    Wait,
+    /// Waiting, and a newer run is already queued: end cleanly, it will do the work.
+    Superseded,
 }
 
 /// One table or merge of a run; `handle` is set when resuming a statement handed back earlier.

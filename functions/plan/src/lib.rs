@@ -2,9 +2,11 @@
 //! Change` event (automatic start) or a console input such as
 //! `{"pipeline": "orders", "dryRun": true, "tables": ["ORDERS"]}`.
 
+mod gate;
+
 use lambda_runtime::LambdaEvent;
 use pipeline::config::Pipeline;
-use pipeline::steps::{Item, Plan, PlanRequest, Run, Trigger};
+use pipeline::steps::{Gate, Item, Plan, PlanRequest, Run, Trigger};
 use pipeline::{Env, StepError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,11 +32,19 @@ struct GlueDetail {
     job_run_id: String,
 }
 
+/// The AWS clients planning uses; each is optional so that handler tests can leave one out.
+#[derive(Clone, Default)]
+pub struct Aws {
+    pub glue: Option<aws_sdk_glue::Client>,
+    pub sfn: Option<aws_sdk_sfn::Client>,
+}
+
 pub async fn handle(
     env: &Env,
-    glue: Option<&aws_sdk_glue::Client>,
+    aws: &Aws,
     event: LambdaEvent<PlanRequest>,
 ) -> Result<Plan, StepError> {
+    let glue = aws.glue.as_ref();
     let PlanRequest { input, execution } = event.payload;
     let config = env.config()?;
     let is_event = input.get("detail-type").is_some() || input.get("source").is_some();
@@ -96,15 +106,28 @@ pub async fn handle(
         };
         (pipeline, run, Trigger::Manual, manual.tables)
     };
-    let plan = plan(
+    let mut plan = plan(
         pipeline,
         run,
         trigger,
         tables.as_deref(),
         config.poll_seconds,
     )?;
+    // Dry runs change no data: they neither wait for other runs nor hold them up.
+    if let (Some(sfn), false) = (&aws.sfn, plan.run.dry_run) {
+        match gate::check(sfn, config, &execution, &plan.run.pipeline, config.max_wait).await? {
+            gate::Gate::Proceed => {}
+            gate::Gate::Wait { behind } => {
+                (plan.gate, plan.gate_reason) = (Gate::Wait, Some(behind))
+            }
+            gate::Gate::Superseded { by } => {
+                (plan.gate, plan.gate_reason) = (Gate::Superseded, Some(by))
+            }
+        }
+    }
     tracing::info!(pipeline = %plan.run.pipeline, run_key = %plan.run.run_key, tables = plan.iceberg_tables.len(),
-        merges = plan.merges.len(), checks = plan.checks, marts = plan.marts.len(), dry_run = plan.run.dry_run, "planned");
+        merges = plan.merges.len(), checks = plan.checks, marts = plan.marts.len(), dry_run = plan.run.dry_run,
+        gate = ?plan.gate, reason = ?plan.gate_reason, "planned");
     Ok(plan)
 }
 
@@ -179,5 +202,7 @@ fn plan(
         checks: pipeline.checks.len(),
         marts: pipeline.marts.iter().map(|m| m.name.clone()).collect(),
         poll_seconds,
+        gate: Gate::Proceed,
+        gate_reason: None,
     })
 }

@@ -32,11 +32,15 @@ async fn plan(
     glue: Option<&aws_sdk_glue::Client>,
     input: Value,
 ) -> Result<Plan, pipeline::StepError> {
+    let aws = plan::Aws {
+        glue: glue.cloned(),
+        sfn: None,
+    };
     let request = PlanRequest {
         input,
         execution: EXECUTION.into(),
     };
-    plan::handle(env, glue, LambdaEvent::new(request, Context::default())).await
+    plan::handle(env, &aws, LambdaEvent::new(request, Context::default())).await
 }
 
 #[tokio::test]

@@ -1,0 +1,144 @@
+//! One run per pipeline at a time. Among the running executions of the state machine for the same
+//! pipeline (dry runs aside), the oldest proceeds and the others wait; one that waits while a
+//! newer one is already queued ends as superseded, since the newer run refreshes every table to
+//! Glue's latest metadata anyway. So two runs never MERGE into the same tables at once.
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use pipeline::{Config, StepError};
+use serde_json::Value;
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gate {
+    Proceed,
+    Wait { behind: String },
+    Superseded { by: String },
+}
+
+/// The pipeline an execution input starts, and whether it is a dry run; `None` when the input
+/// would not plan (the plan step rejects it by name).
+pub fn identify(config: &Config, input: &Value) -> Option<(String, bool)> {
+    if input.get("source").is_some() || input.get("detail-type").is_some() {
+        let job = input["detail"]["jobName"].as_str()?;
+        return Some((config.pipeline_for_job(job)?.name.clone(), false));
+    }
+    let pipeline = input["pipeline"].as_str()?;
+    config.pipeline(pipeline)?;
+    Some((
+        pipeline.to_string(),
+        input["dryRun"].as_bool().unwrap_or(false),
+    ))
+}
+
+/// `arn:aws:states:R:A:execution:SM:NAME` runs on `arn:aws:states:R:A:stateMachine:SM`.
+fn state_machine_of(execution: &str) -> Option<String> {
+    let parts: Vec<&str> = execution.split(':').collect();
+    (parts.len() >= 8 && parts[5] == "execution")
+        .then(|| format!("{}:stateMachine:{}", parts[..5].join(":"), parts[6]))
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StepError {
+    StepError::CoordinationUnavailable(e.to_string())
+}
+
+pub async fn check(
+    sfn: &aws_sdk_sfn::Client,
+    config: &Config,
+    execution: &str,
+    pipeline: &str,
+    max_wait: Duration,
+) -> Result<Gate, StepError> {
+    let Some(machine) = state_machine_of(execution) else {
+        return Err(StepError::Malformed(format!(
+            "{execution:?} is not an execution ARN"
+        )));
+    };
+    let mut running = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sfn
+            .list_executions()
+            .state_machine_arn(&machine)
+            .status_filter(ExecutionStatus::Running)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sfn::error::DisplayErrorContext(e)))?;
+        running.extend(page.executions);
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let order = |e: &aws_sdk_sfn::types::ExecutionListItem| {
+        (e.start_date.as_secs_f64(), e.execution_arn.clone())
+    };
+    let Some(me) = running
+        .iter()
+        .find(|e| e.execution_arn == execution)
+        .map(order)
+    else {
+        // Not listed as running (e.g. a direct invocation): nothing to coordinate with.
+        return Ok(Gate::Proceed);
+    };
+    let waited = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|now| now.as_secs_f64() - me.0)
+        .unwrap_or(0.0);
+    let (mut older, mut newer) = (Vec::new(), Vec::new());
+    for other in running.iter().filter(|e| e.execution_arn != execution) {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&other.execution_arn)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sfn::error::DisplayErrorContext(e)))?;
+        let input: Value = described
+            .input
+            .as_deref()
+            .and_then(|i| serde_json::from_str(i).ok())
+            .unwrap_or(Value::Null);
+        match identify(config, &input) {
+            Some((p, false)) if p == pipeline => {
+                if order(other) < me {
+                    older.push(order(other))
+                } else {
+                    newer.push(order(other))
+                }
+            }
+            _ => {}
+        }
+    }
+    older.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    newer.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(match (older.first(), newer.last()) {
+        (None, _) => Gate::Proceed,
+        (Some(_), Some(newest)) => Gate::Superseded {
+            by: newest.1.clone(),
+        },
+        (Some(oldest), None) if waited > max_wait.as_secs_f64() => {
+            return Err(StepError::WaitedTooLong {
+                behind: oldest.1.clone(),
+                minutes: max_wait.as_secs() / 60,
+            });
+        }
+        (Some(oldest), None) => Gate::Wait {
+            behind: oldest.1.clone(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn state_machine_from_execution() {
+        assert_eq!(
+            super::state_machine_of(
+                "arn:aws:states:us-east-1:123456789012:execution:post-etl:run-1"
+            )
+            .as_deref(),
+            Some("arn:aws:states:us-east-1:123456789012:stateMachine:post-etl")
+        );
+        assert_eq!(super::state_machine_of("run-1"), None);
+    }
+}
