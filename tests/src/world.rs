@@ -16,6 +16,9 @@ pub const BASE_LOCATION: &str = "s3://postetl-lake/warehouse/";
 /// The Secrets Manager secret the Lambdas read (never its value: that stays in local AWS).
 pub const SECRET_ID: &str = "postetl/snowflake";
 
+/// Which build of the Lambda binaries runs, given their environment.
+type LambdaBuild = fn(Vec<(String, String)>) -> Lambdas;
+
 pub struct World {
     pub emulator: Emulator,
     pub aws: LocalAws,
@@ -63,7 +66,7 @@ impl World {
     }
 
     async fn build(
-        lambdas: Option<fn(Vec<(String, String)>) -> Lambdas>,
+        lambdas: Option<LambdaBuild>,
         log: Option<std::path::PathBuf>,
     ) -> Self {
         let emulator = Emulator::start();
