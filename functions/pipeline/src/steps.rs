@@ -109,6 +109,9 @@ pub struct WarehouseRequest {
     /// For suspend: the size to restore (the resume step's `previousSize`).
     #[serde(default)]
     pub previous_size: Option<String>,
+    /// For suspend on the failure path: first cancel this execution's statements still running.
+    #[serde(default)]
+    pub cancel_running: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -124,6 +127,9 @@ pub struct WarehouseResult {
     pub previous_size: Option<String>,
     /// Statements that were logged but not run (dry run).
     pub skipped: Vec<String>,
+    /// Query ids of this execution's statements cancelled before suspending.
+    #[serde(default)]
+    pub cancelled: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

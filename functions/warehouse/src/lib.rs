@@ -32,6 +32,7 @@ pub async fn handle(
         suspended: false,
         previous_size: None,
         skipped: Vec::new(),
+        cancelled: Vec::new(),
     };
     match request.action {
         WarehouseAction::Resume => {
@@ -54,6 +55,9 @@ pub async fn handle(
             tracing::info!(warehouse = %warehouse, state = %seen.state, resumed = result.resumed, "warehouse ready");
         }
         WarehouseAction::Suspend => {
+            if request.cancel_running {
+                result.cancelled = cancel_running(&step).await?;
+            }
             if let Some(size) = request.previous_size.as_deref().and_then(normalise_size) {
                 let sql = format!(
                     "ALTER WAREHOUSE {warehouse} SET WAREHOUSE_SIZE = {}",
@@ -118,4 +122,38 @@ async fn run(
 
 async fn control(step: &Step<'_>, sql: String, phase: &str) -> Result<(), StepError> {
     step.control(&step.statement(sql, phase, 1)).await.map(drop)
+}
+
+/// Cancels this execution's statements that are still running: a failed or timed-out run must not
+/// leave a MERGE behind it. They are found by the QUERY_TAG every statement carries.
+async fn cancel_running(step: &Step<'_>) -> Result<Vec<String>, StepError> {
+    let sql = format!(
+        "SELECT QUERY_ID FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_WAREHOUSE(WAREHOUSE_NAME => {}, \
+         RESULT_LIMIT => 10000)) WHERE EXECUTION_STATUS IN ('RUNNING', 'QUEUED', 'RESUMING_WAREHOUSE', 'BLOCKED') \
+         AND QUERY_TAG LIKE ?",
+        string_literal(step.pipeline.warehouse.as_str())?
+    );
+    let tag = format!(
+        "%\"execution\":{}%",
+        serde_json::to_string(&step.run.execution).unwrap_or_default()
+    );
+    // Not de-duplicated: each attempt must see what is running now.
+    let running = step
+        .read(
+            &snowflake::Statement::new(sql)
+                .bind(snowflake::Binding::text(tag))
+                .warehouse(step.pipeline.warehouse.as_str()),
+        )
+        .await?;
+    let mut cancelled = Vec::new();
+    for row in running.iter() {
+        let Some(id) = row.get_str(0)? else { continue };
+        let statement = step
+            .statement("SELECT SYSTEM$CANCEL_QUERY(?)", &format!("cancel:{id}"), 0)
+            .bind(snowflake::Binding::text(id));
+        step.control(&statement).await?;
+        tracing::info!(query_id = id, "cancelled a statement this run left running");
+        cancelled.push(id.to_string());
+    }
+    Ok(cancelled)
 }

@@ -18,6 +18,7 @@ async fn call(
         action,
         resumed,
         previous_size,
+        cancel_running: false,
     };
     warehouse::handle(&world.env, LambdaEvent::new(request, Context::default()))
         .await
@@ -129,4 +130,57 @@ async fn a_dry_run_resumes_for_its_reads_but_does_not_resize() {
     .await;
     assert!(suspended.suspended);
     assert_eq!(state(&world).await["state"], "SUSPENDED");
+}
+
+#[tokio::test]
+async fn the_failure_path_cancels_what_the_run_left_running() {
+    let world = World::start().await;
+    let run = world.run("glue:orders-to-iceberg:jr_9");
+    let resumed = call(&world, &run, WarehouseAction::Resume, false, None).await;
+    // A MERGE of this run, still running when another step failed; and someone else's query.
+    let tag = |execution: &str| {
+        serde_json::json!({"app": "postetl", "execution": execution, "step": "run-merge"})
+            .to_string()
+    };
+    let client = &world.env.snowflake;
+    let wait = snowflake::Wait::hand_back_after(std::time::Duration::from_millis(200));
+    let ours = snowflake::Statement::new("SELECT SYSTEM$WAIT(30)")
+        .warehouse("POSTETL_WH")
+        .query_tag(tag(&run.execution));
+    let theirs = snowflake::Statement::new("SELECT SYSTEM$WAIT(3)")
+        .warehouse("POSTETL_WH")
+        .query_tag(tag("arn:other"));
+    let snowflake::Outcome::Running { handle } = client.execute(&ours, wait).await.unwrap() else {
+        panic!("still running")
+    };
+    client.execute(&theirs, wait).await.unwrap();
+
+    let request = WarehouseRequest {
+        run: run.clone(),
+        action: WarehouseAction::Suspend,
+        resumed: resumed.resumed,
+        previous_size: resumed.previous_size.clone(),
+        cancel_running: true,
+    };
+    let result = warehouse::handle(&world.env, LambdaEvent::new(request, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(result.cancelled, [handle.clone()]);
+    assert!(result.suspended);
+    let log = world.emulator.log().await;
+    let status = |text: &str| {
+        log["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["statement"].as_str().unwrap().contains(text))
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("SYSTEM$WAIT(30)"), "canceled");
+    assert_ne!(
+        status("SYSTEM$WAIT(3)"),
+        "canceled",
+        "only this execution's statements"
+    );
 }
