@@ -65,10 +65,7 @@ impl World {
         Self::build(Some(Lambdas::release_build), log).await
     }
 
-    async fn build(
-        lambdas: Option<LambdaBuild>,
-        log: Option<std::path::PathBuf>,
-    ) -> Self {
+    async fn build(lambdas: Option<LambdaBuild>, log: Option<std::path::PathBuf>) -> Self {
         let emulator = Emulator::start();
         let config_path = test_config();
         let aws = if let Some(lambdas) = lambdas {

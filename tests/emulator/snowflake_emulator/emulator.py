@@ -75,6 +75,7 @@ class State:
         self.warehouses = Warehouses()
         self.engine = Engine(self.warehouses)
         self.registry = Registry(self.engine, self.config)
+        self.engine.queries = self.registry  # query history, SYSTEM$CANCEL_QUERY, ABORT ALL QUERIES
         self.requests = RequestLog()
 
     def close(self):

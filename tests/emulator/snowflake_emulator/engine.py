@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import bindings as binding_values
-from . import emulated, errors, objects
+from . import emulated, errors, monitoring, objects
 from .dynamic import DynamicTables
 from .errors import Canceled, SnowflakeError
 from .iceberg import STORE, IcebergTables
@@ -121,10 +121,12 @@ class Outcome:
 class Session:
     """One request's Snowflake session: context (database, schema, warehouse, role) on a cursor."""
 
-    def __init__(self, engine, user, role, timezone):
+    def __init__(self, engine, user, role, timezone, account=None, query_id=None):
         self.engine = engine
         self.user = user
         self.role = role
+        self.account = account      # None: not an SQL API request (admin fixtures, task runs)
+        self.query_id = query_id    # the SQL API statement handle this session runs
         self.database = None
         self.schema = None
         self.warehouse = None
@@ -223,6 +225,8 @@ class Engine:
         self.iceberg = IcebergTables(self)
         self.dynamic = DynamicTables(self)
         self.tasks = Tasks(self)
+        # The SQL API statements (statements.Registry), for query history and cancel; set by the owner.
+        self.queries = None
 
     def close(self):
         self.tasks.close()
@@ -307,9 +311,11 @@ class Engine:
 
     # ---- execution
     def execute(self, text, *, user, role=None, database=None, schema=None, warehouse=None, timezone=None,
-                bindings=None, expected_count=1, ctx=None, require_warehouse=True, privileged=False):
+                bindings=None, expected_count=1, ctx=None, require_warehouse=True, privileged=False, account=None,
+                query_id=None):
         """Run a request (one statement or a batch) in a fresh session. expected_count: None = any.
-        privileged (admin fixtures): DML may write into Iceberg and dynamic tables."""
+        privileged (admin fixtures): DML may write into Iceberg and dynamic tables. account, query_id: the
+        SQL API request's account and statement handle (query history, cancel)."""
         ctx = ctx or ExecContext()
         pieces = split_statements(text)
         if not pieces:
@@ -321,7 +327,7 @@ class Engine:
         if bindings and len(pieces) > 1:
             raise SnowflakeError("000002", "0A000", "Unsupported feature 'bind variables in a multi-statement request'.")
         params = binding_values.convert(bindings)
-        session = Session(self, user, role, timezone)
+        session = Session(self, user, role, timezone, account, query_id)
         try:
             session.start(database, schema, warehouse)
             results = []
@@ -344,6 +350,8 @@ class Engine:
         compute = kind is not None and needs_compute(kind, sig)
         if kind is None and len(sig) > 1 and sig[0].is_word("CALL") and sig[1].is_word("SYSTEM$WAIT"):
             kind, compute = "query", False
+        if compute and monitoring.cancel_only(sig):
+            compute = False  # SELECT SYSTEM$CANCEL_QUERY(..) alone runs in cloud services
         if kind is None:
             if not sig[0].is_word(*SNOWFLAKE_COMMANDS):
                 raise SnowflakeError.syntax(f"line 1 at position 0 unexpected '{sig[0].text}'.")
@@ -356,13 +364,23 @@ class Engine:
         elif kind == "ddl":
             self._check_table_ddl(session, sig)
         wh = self.warehouses.begin_compute(session.warehouse) if compute and require_warehouse else None
+        prepared = None
         try:
+            source = text
+            if monitoring.mentions(text):
+                # Query history table functions and SYSTEM$CANCEL_QUERY (monitoring.py).
+                prepared = monitoring.prepare(session, text, params, kind, ctx)
+                source, params = prepared.text, prepared.params
+                tokens = tokenize(source)
             rewritten, waits = extract_waits(tokens)
             for wait in waits:
                 ctx.sleep(wait.seconds)
-            sql = to_duckdb(rewritten if rewritten is not None else text)
-            return self._run_duckdb(session, kind, sig, sql, text, params, ctx)
+            sql = to_duckdb(rewritten if rewritten is not None else source)
+            result = self._run_duckdb(session, kind, sig, sql, text, params, ctx)
+            return prepared.finish(result) if prepared is not None else result
         finally:
+            if prepared is not None:
+                prepared.close()
             if wh is not None:
                 self.warehouses.end_compute(wh)
 

@@ -1,6 +1,7 @@
 """Submitted statements: handles, worker threads, cancel and timeout, requestId de-duplication,
 and the execution log (one entry each time a request really runs)."""
 
+import itertools
 import sys
 import threading
 import time
@@ -17,8 +18,9 @@ MULTI_TEXT = "Multiple statements executed successfully."
 
 class Statement:
     def __init__(self, *, request_id, text, principal, role, warehouse, database, schema, query_tag,
-                 nullable=True, timeout=0):
+                 nullable=True, timeout=0, session_id=None):
         self.handle = str(uuid.uuid4())
+        self.session_id = session_id      # each SQL API request runs in a session of its own
         self.request_id = request_id
         self.text = text
         self.account = principal.account
@@ -95,6 +97,7 @@ class Registry:
         self._by_handle = {}
         self._by_request_id = {}
         self._executions = []
+        self._sessions = itertools.count(1)
 
     def get(self, handle):
         with self._lock:
@@ -108,18 +111,32 @@ class Registry:
         with self._lock:
             return [s.log_entry() for s in self._executions]
 
+    def statements(self, account=None):
+        """The requests that really ran (the execution log's statements), of one account or all."""
+        with self._lock:
+            return [s for s in self._executions if account is None or s.account == account]
+
+    def running(self, account, handle):
+        """The statement with this handle if it is still running (account None: any account)."""
+        with self._lock:
+            stmt = self._by_handle.get(handle.strip().lower())
+        if stmt is None or stmt.done.is_set() or (account is not None and stmt.account != account):
+            return None
+        return stmt
+
     def submit(self, *, principal, text, request_id, role, warehouse, database, schema, parameters, bindings,
                nullable, timeout, expected_count):
         stmt = Statement(request_id=request_id, text=text, principal=principal, role=role, warehouse=warehouse,
                          database=database, schema=schema, query_tag=parameters.get("QUERY_TAG"),
-                         nullable=nullable, timeout=timeout)
+                         nullable=nullable, timeout=timeout, session_id=next(self._sessions))
         with self._lock:
             self._by_handle[stmt.handle] = stmt
             if request_id:
                 self._by_request_id[request_id] = stmt
             self._executions.append(stmt)
         args = dict(user=principal.user, role=role, database=database, schema=schema, warehouse=warehouse,
-                    timezone=parameters.get("TIMEZONE"), bindings=bindings, expected_count=expected_count)
+                    timezone=parameters.get("TIMEZONE"), bindings=bindings, expected_count=expected_count,
+                    account=principal.account, query_id=stmt.handle)
         threading.Thread(target=self._work, args=(stmt, args), daemon=True, name=f"stmt-{stmt.handle[:8]}").start()
         return stmt
 
@@ -155,7 +172,8 @@ class Registry:
         child = Statement(request_id=parent.request_id, text=text,
                           principal=Principal(parent.account, parent.user),
                           role=parent.role, warehouse=parent.warehouse, database=parent.database,
-                          schema=parent.schema, query_tag=parent.query_tag, nullable=parent.nullable)
+                          schema=parent.schema, query_tag=parent.query_tag, nullable=parent.nullable,
+                          session_id=parent.session_id)
         child.set_result(result, partition_rows)
         child.finish()
         with self._lock:

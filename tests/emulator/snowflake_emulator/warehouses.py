@@ -11,6 +11,7 @@ import re
 import threading
 import time
 
+from . import monitoring
 from .errors import SnowflakeError
 from .results import Column, Result
 from .sqltext import TokenStream, string_value
@@ -238,6 +239,8 @@ class Warehouses:
         if name is None or action is None or action.kind != "word":
             raise SnowflakeError.syntax("unexpected '<EOF>'.")
         action = action.upper
+        if action == "ABORT":
+            return self._abort_all(session, ts, name, if_exists)
         with self._lock:
             wh = self._whs.get(name)
             if wh is None:
@@ -282,6 +285,18 @@ class Warehouses:
                 raise SnowflakeError.unsupported(f"ALTER WAREHOUSE {action}")
             if not ts.at_end():
                 raise SnowflakeError.syntax(f"unexpected '{ts.peek().text}'.")
+        return _ok()
+
+    def _abort_all(self, session, ts, name, if_exists):
+        """ALTER WAREHOUSE <name> ABORT ALL QUERIES: cancel every statement running on it (but this one),
+        waiting (bounded) until they stopped, like the SQL API's cancel."""
+        if not ts.accept("ALL", "QUERIES") or not ts.at_end():
+            raise SnowflakeError.syntax(f"unexpected '{ts.peek().text if ts.peek() else '<EOF>'}'.")
+        if not self.exists(name):
+            if if_exists:
+                return _ok()
+            raise _does_not_exist(name)
+        monitoring.abort_warehouse(session, name)
         return _ok()
 
     def drop(self, session, sig):
