@@ -18,3 +18,5 @@ step "cargo test"
 cargo test --workspace --no-fail-fast
 step "emulator tests (pytest)"
 (cd tests/emulator && ../../.venv/bin/python -m pytest -q -p no:cacheprovider)
+step "CDK app: assertions tests, synth without bundling, cfn-lint"
+bash cdk/test.sh

@@ -11,8 +11,10 @@ export type AuthMode = 'keypair' | 'keyless';
 export interface SnowflakeIntegrationConfig {
   /** STORAGE_AWS_IAM_USER_ARN / GLUE_AWS_IAM_USER_ARN from `DESC INTEGRATION` / `DESC EXTERNAL VOLUME`. */
   readonly iamUserArn: string;
-  /** STORAGE_AWS_EXTERNAL_ID / GLUE_AWS_EXTERNAL_ID from the same. */
-  readonly externalId: string;
+  /** STORAGE_AWS_EXTERNAL_ID / GLUE_AWS_EXTERNAL_ID from the same (one or more: context value comma-separated). */
+  readonly externalIds: string[];
+  /** A fixed role name, so the Snowflake objects can name the role before it exists. */
+  readonly roleName?: string;
   /** The lake bucket Snowflake reads Iceberg data and metadata from. */
   readonly lakeBucket: string;
   /** The prefix inside the bucket (no leading slash; '' for the whole bucket). */
@@ -89,16 +91,17 @@ export function configFromContext(node: Node): PostEtlConfig {
   const baseUrl = check('snowflakeBaseUrl', get('snowflakeBaseUrl'), /^https:\/\/[^\s/]+(\/\S*)?$/, 'an https URL');
 
   const iamUserArn = check('snowflakeIamUserArn', get('snowflakeIamUserArn'), IAM_USER_ARN, 'an IAM user ARN');
-  const externalId = get('snowflakeExternalId');
+  const externalIds = (get('snowflakeExternalId') ?? '').split(',').map((x) => x.trim()).filter((x) => x);
+  const roleName = check('snowflakeRoleName', get('snowflakeRoleName'), /^[\w+=,.@-]{1,64}$/, 'an IAM role name');
   const lakeBucket = check('lakeBucket', get('lakeBucket'), BUCKET, 'an S3 bucket name');
   const lakePrefix = (get('lakePrefix') ?? '').replace(/^\/+/, '');
   let snowflakeIntegration: SnowflakeIntegrationConfig | undefined;
-  if (iamUserArn || externalId) {
+  if (iamUserArn || externalIds.length > 0) {
     if (!iamUserArn) problems.push('snowflakeExternalId needs snowflakeIamUserArn');
-    if (!externalId) problems.push('snowflakeIamUserArn needs snowflakeExternalId (the trust has no ExternalId-less form)');
+    if (externalIds.length === 0) problems.push('snowflakeIamUserArn needs snowflakeExternalId (the trust has no ExternalId-less form)');
     if (!lakeBucket) problems.push('the Snowflake integration role needs lakeBucket');
-    if (iamUserArn && externalId && lakeBucket) {
-      snowflakeIntegration = { iamUserArn, externalId, lakeBucket, lakePrefix };
+    if (iamUserArn && externalIds.length > 0 && lakeBucket) {
+      snowflakeIntegration = { iamUserArn, externalIds, roleName, lakeBucket, lakePrefix };
     }
   }
 

@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aws, CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -46,7 +46,8 @@ export class PostEtlStack extends Stack {
     const configLayer = new lambda.LayerVersion(this, 'ConfigLayer', {
       code: lambda.Code.fromAsset(stageConfigLayer(config.pipelineConfigPath, this.pipelines)),
       compatibleArchitectures: [lambda.Architecture.ARM_64],
-      compatibleRuntimes: [lambda.Runtime.PROVIDED_AL2023],
+      // As RustFunction builds its runtime (by name), so that CDK's compatibility check matches.
+      compatibleRuntimes: [new lambda.Runtime('provided.al2023')],
       description: 'postetl pipeline config: /opt/postetl/pipelines.toml and /opt/postetl/sql/',
     });
 
@@ -100,11 +101,24 @@ export class PostEtlStack extends Stack {
           step.role.addToPolicy(new iam.PolicyStatement({
             actions: ['kms:Decrypt'],
             resources: [config.secretKmsKeyArn],
-            conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
+            conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
           }));
         }
       }
     }
+
+    // Plan keeps one run per pipeline at a time: it lists the state machine's running executions
+    // and reads their inputs. The name is fixed here so the ARNs need no reference to the state
+    // machine itself (which references the functions: a cycle).
+    const stateMachineName = `${this.stackName}-post-etl`;
+    this.steps.Plan.role.addToPolicy(new iam.PolicyStatement({
+      actions: ['states:ListExecutions'],
+      resources: [this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }));
+    this.steps.Plan.role.addToPolicy(new iam.PolicyStatement({
+      actions: ['states:DescribeExecution'],
+      resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }));
 
     // Glue: plan reads the job run an event reports; refresh-iceberg reads the tables' metadata location.
     if (this.pipelines.glueJobs.length > 0) {
@@ -147,6 +161,7 @@ export class PostEtlStack extends Stack {
       retention: logs.RetentionDays.ONE_MONTH,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromString(definition),
       definitionSubstitutions: substitutions,
@@ -223,11 +238,12 @@ export class PostEtlStack extends Stack {
   /** The role Snowflake assumes (seed 002's trust, with sts:ExternalId) to read the lake and the Glue catalog. */
   private snowflakeIntegrationRole(integration: NonNullable<PostEtlConfig['snowflakeIntegration']>): iam.Role {
     const role = new iam.Role(this, 'SnowflakeIntegrationRole', {
+      roleName: integration.roleName,
       assumedBy: new iam.ArnPrincipal(integration.iamUserArn),
-      externalIds: [integration.externalId],
+      externalIds: integration.externalIds,
       description: 'Assumed by Snowflake (external volume / Glue catalog integration) to read the lake',
     });
-    const bucketArn = `arn:${Aws.PARTITION}:s3:::${integration.lakeBucket}`;
+    const bucketArn = `arn:${this.partition}:s3:::${integration.lakeBucket}`;
     const prefix = integration.lakePrefix;
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['s3:GetObject', 's3:GetObjectVersion'],

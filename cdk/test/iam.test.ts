@@ -1,0 +1,276 @@
+// Least privilege: the exact policy of every role the stack creates, in both auth modes.
+
+import { STEPS } from '../lib/step-lambda';
+import { ACCOUNT, REGION, allStatements, glueArn, resources, roleStatements, synth, Synth, tempPipelineConfig } from './helpers';
+
+const SECRET_BY_NAME = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:postetl/snowflake-??????';
+const XRAY = { Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' };
+
+/** The statements every step role has: write to its own log group, send traces. */
+function base(s: Synth, stepId: string): unknown[] {
+  return [
+    {
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Effect: 'Allow',
+      Resource: { 'Fn::GetAtt': [s.id(s.stack.steps[stepId].logGroup), 'Arn'] },
+    },
+    XRAY,
+  ];
+}
+
+const getSecret = (resource: unknown) => ({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: resource });
+
+function expectLambdaTrustOnly(s: Synth, roleId: string) {
+  const role = s.json.Resources[roleId].Properties;
+  expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+    { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+  ]);
+  expect(role.ManagedPolicyArns).toBeUndefined();
+  expect(role.Policies).toBeUndefined();
+}
+
+describe('keypair mode (secret by name)', () => {
+  let s: Synth;
+  beforeAll(() => {
+    s = synth();
+  });
+
+  test('plan: its logs, X-Ray, its own executions (one run per pipeline), glue:GetJobRun on the configured jobs; no secret', () => {
+    const roleId = s.id(s.stack.steps.Plan.role);
+    expectLambdaTrustOnly(s, roleId);
+    const machine = `${s.stack.stackName}-post-etl`;
+    expect(roleStatements(s, roleId)).toEqual([
+      ...base(s, 'Plan'),
+      { Action: 'states:ListExecutions', Effect: 'Allow', Resource: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${machine}` },
+      { Action: 'states:DescribeExecution', Effect: 'Allow', Resource: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:*` },
+      { Action: 'glue:GetJobRun', Effect: 'Allow', Resource: glueArn('job/orders-to-iceberg') },
+    ]);
+    expect(Object.values(resources(s, 'AWS::StepFunctions::StateMachine'))[0].Properties.StateMachineName).toEqual(machine);
+  });
+
+  test.each(['Warehouse', 'RunMerge', 'DqCheck', 'RefreshMarts'])('%s: its logs, X-Ray, GetSecretValue on the secret only', (stepId) => {
+    const roleId = s.id(s.stack.steps[stepId].role);
+    expectLambdaTrustOnly(s, roleId);
+    expect(roleStatements(s, roleId)).toEqual([...base(s, stepId), getSecret(SECRET_BY_NAME)]);
+  });
+
+  test('refresh-iceberg: also glue:GetTable on the catalog, the configured databases and tables', () => {
+    const roleId = s.id(s.stack.steps.RefreshIceberg.role);
+    expectLambdaTrustOnly(s, roleId);
+    expect(roleStatements(s, roleId)).toEqual([
+      ...base(s, 'RefreshIceberg'),
+      getSecret(SECRET_BY_NAME),
+      {
+        Action: 'glue:GetTable',
+        Effect: 'Allow',
+        Resource: [glueArn('catalog'), glueArn('database/lake'), glueArn('table/lake/customers'), glueArn('table/lake/orders')],
+      },
+    ]);
+  });
+
+  test('the state machine: invoke the six functions (and their versions), publish to its topic, logs and X-Ray', () => {
+    const roleId = s.id(s.stack.stateMachine.role);
+    const role = s.json.Resources[roleId].Properties;
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([{
+      Action: 'sts:AssumeRole',
+      Effect: 'Allow',
+      Principal: { Service: 'states.amazonaws.com' },
+      // Only Step Functions acting for this account's state machines (confused-deputy guard).
+      Condition: {
+        ArnLike: { 'aws:SourceArn': 'arn:aws:states:eu-west-1:123456789012:stateMachine:*' },
+        StringEquals: { 'aws:SourceAccount': '123456789012' },
+      },
+    }]);
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    const fnIds = STEPS.map((spec) => s.id(s.stack.steps[spec.id].function)).sort();
+    expect(roleStatements(s, roleId)).toEqual([
+      {
+        // Step Functions' vended log delivery and X-Ray take no resource-level permissions.
+        Action: [
+          'logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies',
+          'logs:GetLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery',
+          'xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+        ],
+        Effect: 'Allow',
+        Resource: '*',
+      },
+      {
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: [
+          ...fnIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
+          ...fnIds.map((id) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, ':*']] })),
+        ],
+      },
+      { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: s.id(s.stack.alertTopic) } },
+    ]);
+  });
+
+  test('the EventBridge target role may only start this state machine', () => {
+    const roles = Object.entries(resources(s, 'AWS::IAM::Role')).filter(([, r]) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('events.amazonaws.com'));
+    expect(roles).toHaveLength(1);
+    expect(roleStatements(s, roles[0][0])).toEqual([
+      { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: s.id(s.stack.stateMachine) } },
+    ]);
+  });
+
+  test('no other role, no wildcard action allowed, no secret access outside the five Snowflake steps', () => {
+    // six step roles, the state machine's, the EventBridge target's
+    expect(Object.keys(resources(s, 'AWS::IAM::Role'))).toHaveLength(8);
+    for (const st of (allStatements(s) as any[]).filter((x) => x.Effect === 'Allow')) {
+      for (const action of [st.Action].flat()) expect(action).not.toMatch(/\*/);
+    }
+    const withSecret = STEPS.filter((spec) =>
+      JSON.stringify(roleStatements(s, s.id(s.stack.steps[spec.id].role))).includes('secretsmanager')).map((x) => x.binary);
+    expect(withSecret).toEqual(['warehouse', 'refresh-iceberg', 'run-merge', 'dq-check', 'refresh-marts']);
+  });
+
+  test('Glue permissions follow the pipeline config', () => {
+    const config = tempPipelineConfig([
+      '[pipelines.a]', 'glue_jobs = ["job-a"]',
+      '[[pipelines.a.iceberg_tables]]', 'table = "L.R.A"', 'glue_database = "db1"', 'glue_table = "a"', 'catalog = "glue"',
+      '[pipelines.b]', 'glue_jobs = ["job-b"]',
+      '[[pipelines.b.iceberg_tables]]', 'table = "L.R.B"', 'glue_database = "db2"', 'glue_table = "b"', 'catalog = "glue"',
+    ].join('\n'));
+    const t = synth({ pipelineConfigPath: config });
+    expect(roleStatements(t, t.id(t.stack.steps.Plan.role))).toContainEqual(
+      { Action: 'glue:GetJobRun', Effect: 'Allow', Resource: [glueArn('job/job-a'), glueArn('job/job-b')] });
+    expect(roleStatements(t, t.id(t.stack.steps.RefreshIceberg.role))).toContainEqual({
+      Action: 'glue:GetTable',
+      Effect: 'Allow',
+      Resource: [glueArn('catalog'), glueArn('database/db1'), glueArn('database/db2'), glueArn('table/db1/a'), glueArn('table/db2/b')],
+    });
+  });
+});
+
+describe('keypair mode (secret by ARN, customer-managed key)', () => {
+  const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/postetl/snowflake-AbC123';
+  const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+  test('GetSecretValue on exactly that ARN, kms:Decrypt on the key through Secrets Manager only', () => {
+    const s = synth({ secretArn: arn, secretKmsKeyArn: key });
+    for (const stepId of ['Warehouse', 'RefreshIceberg', 'RunMerge', 'DqCheck', 'RefreshMarts']) {
+      const statements = roleStatements(s, s.id(s.stack.steps[stepId].role));
+      expect(statements).toContainEqual(getSecret(arn));
+      expect(statements).toContainEqual({
+        Action: 'kms:Decrypt',
+        Effect: 'Allow',
+        Resource: key,
+        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+      });
+    }
+    const plan = JSON.stringify(roleStatements(s, s.id(s.stack.steps.Plan.role)));
+    expect(plan).not.toMatch(/secretsmanager:|kms:/);
+  });
+});
+
+describe('keyless mode', () => {
+  let s: Synth;
+  beforeAll(() => {
+    s = synth({ authMode: 'keyless' });
+  });
+
+  test('no secret permission anywhere, no extension layer, SNOWFLAKE_AUTH=workload_identity', () => {
+    expect(JSON.stringify(allStatements(s))).not.toMatch(/secretsmanager|kms:/);
+    for (const fn of Object.values(resources(s, 'AWS::Lambda::Function'))) {
+      const vars = fn.Properties.Environment.Variables;
+      expect(vars.SNOWFLAKE_AUTH).toBe('workload_identity');
+      expect(vars.POSTETL_SECRET_ID).toBeUndefined();
+      expect(Object.keys(vars).filter((k) => /SECRETS/.test(k))).toEqual([]);
+      expect(JSON.stringify(fn.Properties.Layers)).not.toMatch(/Parameters-and-Secrets/);
+    }
+    for (const spec of STEPS) {
+      const statements = roleStatements(s, s.id(s.stack.steps[spec.id].role));
+      expect(statements.slice(0, 2)).toEqual(base(s, spec.id));
+    }
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  });
+
+  test('the role ARNs to register as workload identities are stack outputs', () => {
+    const outputs = s.json.Outputs ?? {};
+    for (const spec of STEPS.filter((x) => x.snowflake)) {
+      expect(outputs[`${spec.id}RoleArn`].Value).toEqual({ 'Fn::GetAtt': [s.id(s.stack.steps[spec.id].role), 'Arn'] });
+    }
+    expect(outputs.PlanRoleArn).toBeUndefined();
+  });
+});
+
+describe('the Snowflake integration role', () => {
+  const snowflakeUser = 'arn:aws:iam::999988887777:user/abc1-s-xyz';
+
+  test('absent unless asked for', () => {
+    expect(JSON.stringify(synth().json)).not.toMatch(/sts:ExternalId/);
+  });
+
+  test('trusts Snowflake\'s IAM user with the external id; reads the lake prefix and the Glue catalog', () => {
+    const s = synth({
+      snowflakeIamUserArn: snowflakeUser,
+      snowflakeExternalId: 'MYACCOUNT_SFCRole=2_abcdefg=',
+      lakeBucket: 'postetl-lake',
+      lakePrefix: '/warehouse/',
+    });
+    const roles = Object.entries(resources(s, 'AWS::IAM::Role')).filter(([, r]) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes(snowflakeUser));
+    expect(roles).toHaveLength(1);
+    const [roleId, role] = roles[0];
+    expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [{
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Principal: { AWS: snowflakeUser },
+        Condition: { StringEquals: { 'sts:ExternalId': 'MYACCOUNT_SFCRole=2_abcdefg=' } },
+      }],
+    });
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(roleStatements(s, roleId)).toEqual([
+      { Action: ['s3:GetObject', 's3:GetObjectVersion'], Effect: 'Allow', Resource: 'arn:aws:s3:::postetl-lake/warehouse/*' },
+      {
+        Action: 's3:ListBucket',
+        Effect: 'Allow',
+        Resource: 'arn:aws:s3:::postetl-lake',
+        Condition: { StringLike: { 's3:prefix': ['warehouse/*'] } },
+      },
+      { Action: 's3:GetBucketLocation', Effect: 'Allow', Resource: 'arn:aws:s3:::postetl-lake' },
+      {
+        Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables'],
+        Effect: 'Allow',
+        Resource: [glueArn('catalog'), glueArn('database/lake'), glueArn('table/lake/*')],
+      },
+    ]);
+    expect(s.json.Outputs!.SnowflakeIntegrationRoleArn.Value).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+    expect(role.Properties.RoleName).toBeUndefined();
+  });
+
+  test('an external volume and a catalog integration (two external ids), under a fixed role name', () => {
+    const s = synth({
+      snowflakeIamUserArn: snowflakeUser,
+      snowflakeExternalId: 'VOLUME_SFCRole=1_a=,GLUE_SFCRole=1_b=',
+      snowflakeRoleName: 'postetl-snowflake',
+      lakeBucket: 'postetl-lake',
+    });
+    s.template.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'postetl-snowflake',
+      AssumeRolePolicyDocument: {
+        Statement: [{
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { AWS: snowflakeUser },
+          Condition: { StringEquals: { 'sts:ExternalId': ['VOLUME_SFCRole=1_a=', 'GLUE_SFCRole=1_b='] } },
+        }],
+      },
+    });
+    // No prefix: the whole bucket, and no prefix condition on listing.
+    const roleId = Object.entries(resources(s, 'AWS::IAM::Role')).find(([, r]) => r.Properties.RoleName === 'postetl-snowflake')![0];
+    expect(roleStatements(s, roleId)).toEqual([
+      { Action: ['s3:GetObject', 's3:GetObjectVersion'], Effect: 'Allow', Resource: 'arn:aws:s3:::postetl-lake/*' },
+      { Action: ['s3:GetBucketLocation', 's3:ListBucket'], Effect: 'Allow', Resource: 'arn:aws:s3:::postetl-lake' },
+      {
+        Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables'],
+        Effect: 'Allow',
+        Resource: [glueArn('catalog'), glueArn('database/lake'), glueArn('table/lake/*')],
+      },
+    ]);
+  });
+});

@@ -1,0 +1,327 @@
+// The stack's resources: functions, config layer, state machine, trigger, topic and alarms.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { REPO_DIR } from '../lib/config';
+import { CONFIG_PATH_IN_LAMBDA, DEFINITION_PATH } from '../lib/postetl-stack';
+import { STEPS } from '../lib/step-lambda';
+import { listFiles, resources, synth, Synth, tempPipelineConfig } from './helpers';
+
+const PIPELINES_TOML = path.join(REPO_DIR, 'statemachine', 'pipelines.toml');
+const EXTENSION_LAYER = /^arn:aws:lambda:eu-west-1:\d{12}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/;
+
+let s: Synth;
+beforeAll(() => {
+  s = synth();
+});
+
+const fnOf = (stepId: string) => s.json.Resources[s.id(s.stack.steps[stepId].function)];
+
+describe('step functions', () => {
+  test('six Rust functions, one per workspace binary', () => {
+    expect(Object.keys(resources(s, 'AWS::Lambda::Function'))).toHaveLength(6);
+    expect(STEPS.map((x) => x.binary)).toEqual(['plan', 'warehouse', 'refresh-iceberg', 'run-merge', 'dq-check', 'refresh-marts']);
+  });
+
+  test.each([
+    ['Plan', 128, 30],
+    ['Warehouse', 128, 120],
+    ['RefreshIceberg', 128, 300],
+    ['RunMerge', 256, 900],
+    ['DqCheck', 256, 900],
+    ['RefreshMarts', 128, 900],
+  ])('%s: arm64, provided.al2023, %i MB, %i s, JSON logs to its own group, active tracing', (stepId, memory, timeout) => {
+    const step = s.stack.steps[stepId];
+    expect(fnOf(stepId).Properties).toMatchObject({
+      Architectures: ['arm64'],
+      Runtime: 'provided.al2023',
+      Handler: 'bootstrap',
+      MemorySize: memory,
+      Timeout: timeout,
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: s.id(step.logGroup) } },
+      TracingConfig: { Mode: 'Active' },
+      Role: { 'Fn::GetAtt': [s.id(step.role), 'Arn'] },
+    });
+  });
+
+  test('every log group keeps a month', () => {
+    const groups = resources(s, 'AWS::Logs::LogGroup');
+    expect(Object.keys(groups)).toHaveLength(7); // six functions and the state machine
+    for (const g of Object.values(groups)) expect(g.Properties.RetentionInDays).toBe(30);
+  });
+
+  test('the Parameters and Secrets extension on the Snowflake steps only', () => {
+    for (const spec of STEPS) {
+      const props = fnOf(spec.id).Properties;
+      const extension = (props.Layers as unknown[]).filter((l) => typeof l === 'string' && EXTENSION_LAYER.test(l));
+      expect([spec.id, extension.length]).toEqual([spec.id, spec.snowflake ? 1 : 0]);
+      expect([spec.id, props.Environment.Variables.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT])
+        .toEqual([spec.id, spec.snowflake ? '2773' : undefined]);
+    }
+  });
+});
+
+describe('config layer', () => {
+  test('every function has the layer and POSTETL_CONFIG at /opt/postetl/pipelines.toml', () => {
+    const layers = resources(s, 'AWS::Lambda::LayerVersion');
+    expect(Object.keys(layers)).toHaveLength(1);
+    const [layerId, layer] = Object.entries(layers)[0];
+    expect(layer.Properties).toMatchObject({
+      CompatibleArchitectures: ['arm64'],
+      CompatibleRuntimes: ['provided.al2023'],
+    });
+    expect(CONFIG_PATH_IN_LAMBDA).toBe('/opt/postetl/pipelines.toml');
+    for (const spec of STEPS) {
+      const props = fnOf(spec.id).Properties;
+      expect(props.Layers).toContainEqual({ Ref: layerId });
+      expect(props.Environment.Variables.POSTETL_CONFIG).toBe('/opt/postetl/pipelines.toml');
+    }
+  });
+
+  test('the layer holds postetl/pipelines.toml and postetl/sql/ as in statemachine/', () => {
+    const layer = Object.values(resources(s, 'AWS::Lambda::LayerVersion'))[0];
+    const staged = path.join(s.app.outdir, layer.Metadata!['aws:asset:path']);
+    const sqlDir = path.join(REPO_DIR, 'statemachine', 'sql');
+    expect(listFiles(staged)).toEqual([
+      'postetl/pipelines.toml',
+      ...listFiles(sqlDir).map((f) => `postetl/sql/${f}`),
+    ].sort());
+    expect(fs.readFileSync(path.join(staged, 'postetl', 'pipelines.toml'), 'utf8'))
+      .toBe(fs.readFileSync(PIPELINES_TOML, 'utf8'));
+    for (const f of listFiles(sqlDir)) {
+      expect(fs.readFileSync(path.join(staged, 'postetl', 'sql', f), 'utf8'))
+        .toBe(fs.readFileSync(path.join(sqlDir, f), 'utf8'));
+    }
+  });
+
+  test('a config under another name is shipped as pipelines.toml, with its own sql/', () => {
+    const config = tempPipelineConfig(
+      '[pipelines.a]\nglue_jobs = ["job-a"]\n[[pipelines.a.merges]]\nname = "m"\nsql_file = "sql/m.sql"\n',
+      { 'sql/m.sql': 'MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE' },
+    );
+    const other = synth({ pipelineConfigPath: config });
+    const layer = Object.values(resources(other, 'AWS::Lambda::LayerVersion'))[0];
+    const staged = path.join(other.app.outdir, layer.Metadata!['aws:asset:path']);
+    expect(listFiles(staged)).toEqual(['postetl/pipelines.toml', 'postetl/sql/m.sql']);
+  });
+
+  test('a sql_file the layer would not ship fails the synth', () => {
+    const outside = tempPipelineConfig('[pipelines.a]\nglue_jobs = ["j"]\n[[pipelines.a.marts]]\nname = "x"\nkind = "sql"\nsql_file = "../x.sql"\n');
+    expect(() => synth({ pipelineConfigPath: outside })).toThrow(/sql_file "\.\.\/x\.sql" must name a file in the sql\/ directory/);
+    const missing = tempPipelineConfig('[pipelines.a]\nglue_jobs = ["j"]\n[[pipelines.a.merges]]\nname = "m"\nsql_file = "sql/none.sql"\n');
+    expect(() => synth({ pipelineConfigPath: missing })).toThrow(/sql_file "sql\/none\.sql"/);
+  });
+});
+
+describe('secrets stay out of the environment', () => {
+  const SECRET_LOOKING_VALUE = /BEGIN|PRIVATE KEY|^[A-Za-z0-9+/=]{40,}$|"privateKey"|"passphrase"/;
+  // Every variable a function may have: none of them can hold a credential.
+  const ALLOWED = new Set([
+    'POSTETL_CONFIG', 'POSTETL_SECRET_ID', 'SNOWFLAKE_AUTH', 'SNOWFLAKE_BASE_URL', 'SNOWFLAKE_PRIVATE_LINK',
+    'PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED', 'PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE',
+    'PARAMETERS_SECRETS_EXTENSION_HTTP_PORT', 'PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL',
+    'PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS', 'SECRETS_MANAGER_TIMEOUT_MILLIS', 'SECRETS_MANAGER_TTL',
+    'SSM_PARAMETER_STORE_TIMEOUT_MILLIS', 'SSM_PARAMETER_STORE_TTL',
+  ]);
+
+  const checkEnvironment = (t: Synth) => {
+    for (const [id, fn] of Object.entries(resources(t, 'AWS::Lambda::Function'))) {
+      for (const [name, value] of Object.entries(fn.Properties.Environment.Variables as Record<string, unknown>)) {
+        expect([id, name, ALLOWED.has(name)]).toEqual([id, name, true]);
+        expect(typeof value).toBe('string'); // a literal, never a resolved secret reference
+        expect(value).not.toMatch(SECRET_LOOKING_VALUE);
+        expect(value).not.toMatch(/\{\{resolve:/);
+      }
+    }
+    expect(JSON.stringify(t.json)).not.toMatch(/resolve:secretsmanager/);
+  };
+
+  test('keypair by name: POSTETL_SECRET_ID is the secret name on every function', () => {
+    checkEnvironment(s);
+    for (const spec of STEPS) {
+      expect(fnOf(spec.id).Properties.Environment.Variables.POSTETL_SECRET_ID).toBe('postetl/snowflake');
+    }
+  });
+
+  test('keypair by ARN: POSTETL_SECRET_ID is the ARN', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/postetl/snowflake-AbC123';
+    const t = synth({ secretArn: arn });
+    checkEnvironment(t);
+    for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
+      expect(fn.Properties.Environment.Variables.POSTETL_SECRET_ID).toBe(arn);
+    }
+  });
+
+  test('no secret is created, only referenced', () => {
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    s.template.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 0);
+  });
+});
+
+describe('state machine', () => {
+  const definition = fs.readFileSync(DEFINITION_PATH, 'utf8');
+
+  test('Standard, the definition file as it is, with every ${...} substituted by the function ARNs', () => {
+    const substitutions: Record<string, unknown> = {
+      AlertTopicArn: { Ref: s.id(s.stack.alertTopic) },
+    };
+    for (const spec of STEPS) {
+      substitutions[spec.substitution] = { 'Fn::GetAtt': [s.id(s.stack.steps[spec.id].function), 'Arn'] };
+    }
+    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      DefinitionString: definition,
+      DefinitionSubstitutions: Match.exact(substitutions),
+    });
+  });
+
+  test('after substitution every task calls the right function and the alert goes to the topic', () => {
+    const sm = Object.values(resources(s, 'AWS::StepFunctions::StateMachine'))[0].Properties;
+    const rendered = (sm.DefinitionString as string).replace(/\$\{(\w+)\}/g, (_, key: string) => {
+      const value = sm.DefinitionSubstitutions[key];
+      expect(value).toBeDefined();
+      return value['Fn::GetAtt'] ? `fn:${value['Fn::GetAtt'][0]}` : `topic:${value.Ref}`;
+    });
+    expect(rendered).not.toContain('${');
+    const states: Record<string, any> = {};
+    const collect = (machine: any) => {
+      for (const [name, state] of Object.entries<any>(machine.States)) {
+        states[name] = state;
+        if (state.ItemProcessor) collect(state.ItemProcessor);
+      }
+    };
+    collect(JSON.parse(rendered));
+    const fn = (stepId: string) => `fn:${s.id(s.stack.steps[stepId].function)}`;
+    const expected: Record<string, string> = {
+      Plan: fn('Plan'),
+      ResumeWarehouse: fn('Warehouse'),
+      SuspendWarehouse: fn('Warehouse'),
+      SuspendAfterFailure: fn('Warehouse'),
+      RefreshIcebergTable: fn('RefreshIceberg'),
+      Merge: fn('RunMerge'),
+      ResumeMerge: fn('RunMerge'),
+      RefreshMarts: fn('RefreshMarts'),
+      ResumeMarts: fn('RefreshMarts'),
+    };
+    for (const [state, target] of Object.entries(expected)) {
+      expect([state, states[state].Parameters.FunctionName]).toEqual([state, target]);
+    }
+    const lambdaTasks = Object.entries(states).filter(([, st]) => st.Resource === 'arn:aws:states:::lambda:invoke');
+    const dq = lambdaTasks.filter(([, st]) => st.Parameters.FunctionName === fn('DqCheck'));
+    expect(dq.length).toBeGreaterThan(0);
+    for (const [name, st] of lambdaTasks) {
+      expect([name, st.Parameters.FunctionName]).toEqual([name, expect.stringMatching(/^fn:/)]);
+    }
+    expect(states.NotifyFailure.Parameters.TopicArn).toBe(`topic:${s.id(s.stack.alertTopic)}`);
+  });
+
+  test('logs ALL (without execution data) to its log group, X-Ray on', () => {
+    const sm = Object.values(resources(s, 'AWS::StepFunctions::StateMachine'))[0].Properties;
+    const logGroups = Object.entries(resources(s, 'AWS::Logs::LogGroup'))
+      .filter(([, g]) => String(g.Properties.LogGroupName).startsWith('/aws/vendedlogs/states/'));
+    expect(logGroups).toHaveLength(1);
+    expect(sm.LoggingConfiguration).toEqual({
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroups[0][0], 'Arn'] } } }],
+      IncludeExecutionData: false,
+      Level: 'ALL',
+    });
+    expect(sm.TracingConfiguration).toEqual({ Enabled: true });
+  });
+});
+
+describe('trigger', () => {
+  test('Glue Job State Change, SUCCEEDED, the configured jobs; the event itself is the input', () => {
+    const rules = Object.values(resources(s, 'AWS::Events::Rule'));
+    expect(rules).toHaveLength(1);
+    const rule = rules[0].Properties;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.glue'],
+      'detail-type': ['Glue Job State Change'],
+      detail: { state: ['SUCCEEDED'], jobName: ['orders-to-iceberg'] },
+    });
+    expect(rule.State).toBe('ENABLED');
+    expect(rule.Targets).toHaveLength(1);
+    const target = rule.Targets[0];
+    expect(target.Arn).toEqual({ Ref: s.id(s.stack.stateMachine) });
+    expect(target).not.toHaveProperty('Input');
+    expect(target).not.toHaveProperty('InputPath');
+    expect(target).not.toHaveProperty('InputTransformer');
+  });
+
+  test('a dead-letter queue and a retry policy on the target', () => {
+    const queues = resources(s, 'AWS::SQS::Queue');
+    expect(Object.keys(queues)).toHaveLength(1);
+    const [queueId, queue] = Object.entries(queues)[0];
+    expect(queue.Properties).toMatchObject({ MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true });
+    const target = Object.values(resources(s, 'AWS::Events::Rule'))[0].Properties.Targets[0];
+    expect(target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } });
+    expect(target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 8 });
+    // EventBridge may send to the queue, for this rule only.
+    const ruleId = Object.keys(resources(s, 'AWS::Events::Rule'))[0];
+    s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Action: 'sqs:SendMessage',
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+        })]),
+      },
+    });
+  });
+
+  test('the job names come from the pipeline config: every pipeline, de-duplicated', () => {
+    const config = tempPipelineConfig([
+      '[pipelines.orders]', 'glue_jobs = ["orders-to-iceberg", "orders-backfill"]',
+      '[pipelines.stock]', 'glue_jobs = ["stock-to-iceberg", "orders-to-iceberg"]',
+      '[pipelines.manual]', 'glue_jobs = []',
+    ].join('\n'));
+    const t = synth({ pipelineConfigPath: config });
+    const rule = Object.values(resources(t, 'AWS::Events::Rule'))[0].Properties;
+    expect(rule.EventPattern.detail.jobName).toEqual(['orders-backfill', 'orders-to-iceberg', 'stock-to-iceberg']);
+  });
+});
+
+describe('alerts', () => {
+  test('one topic; an email subscription only when alertEmail is set', () => {
+    s.template.resourceCountIs('AWS::SNS::Topic', 1);
+    s.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const t = synth({ alertEmail: 'data-oncall@example.com' });
+    t.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'data-oncall@example.com',
+      TopicArn: { Ref: t.id(t.stack.alertTopic) },
+    });
+  });
+
+  test('alarms on ExecutionsFailed, ExecutionsTimedOut, each function\'s Errors and the dead letters, all to the topic', () => {
+    const alarms = Object.values(resources(s, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms).toHaveLength(9);
+    const topic = { Ref: s.id(s.stack.alertTopic) };
+    for (const a of alarms) {
+      expect(a.AlarmActions).toEqual([topic]);
+      expect(a).toMatchObject({
+        Threshold: 1, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching', Period: 300,
+      });
+    }
+    const smDimension = [{ Name: 'StateMachineArn', Value: { Ref: s.id(s.stack.stateMachine) } }];
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+      expect(alarms).toContainEqual(expect.objectContaining({
+        Namespace: 'AWS/States', MetricName: metric, Dimensions: smDimension, Statistic: 'Sum',
+      }));
+    }
+    for (const spec of STEPS) {
+      expect(alarms).toContainEqual(expect.objectContaining({
+        Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: s.id(s.stack.steps[spec.id].function) } }],
+      }));
+    }
+    expect(alarms).toContainEqual(expect.objectContaining({
+      Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible',
+    }));
+  });
+});
+
