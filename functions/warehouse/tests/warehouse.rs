@@ -165,7 +165,7 @@ async fn the_failure_path_cancels_what_the_run_left_running() {
     let result = warehouse::handle(&world.env, LambdaEvent::new(request, Context::default()))
         .await
         .unwrap();
-    assert_eq!(result.cancelled, [handle.clone()]);
+    assert_eq!(result.cancelled, vec![handle]);
     assert!(result.suspended);
     let log = world.emulator.log().await;
     let status = |text: &str| {
