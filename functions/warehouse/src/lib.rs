@@ -131,7 +131,8 @@ async fn cancel_running(step: &Step<'_>) -> Result<Vec<String>, StepError> {
         "SELECT QUERY_ID FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_WAREHOUSE(WAREHOUSE_NAME => {}, \
          RESULT_LIMIT => 10000)) WHERE EXECUTION_STATUS IN ('RUNNING', 'QUEUED', 'RESUMING_WAREHOUSE', 'BLOCKED') \
          AND QUERY_TAG LIKE ?",
-        string_literal(step.pipeline.warehouse.as_str())?
+        // Quoted inside the string, so a mixed-case name matches exactly.
+        string_literal(&step.pipeline.warehouse.to_string())?
     );
     let tag = format!(
         "%\"execution\":{}%",

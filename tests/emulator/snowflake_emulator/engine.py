@@ -8,6 +8,8 @@
 - CURRENT_WAREHOUSE() & co, and a few Snowflake functions DuckDB lacks, are per-session temp macros.
 - Iceberg tables, dynamic tables and tasks live in registries (iceberg.py, dynamic.py, tasks.py);
   their data are ordinary DuckDB tables, and `_run` refuses DML into the read-only ones.
+- Query history table functions and SYSTEM$CANCEL_QUERY are rewritten before DuckDB runs the
+  statement (monitoring.py), reading the SQL API statements through `engine.queries`.
 """
 
 import collections

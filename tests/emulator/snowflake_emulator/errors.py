@@ -154,7 +154,8 @@ def from_duckdb(exc, verb="statement"):
     if isinstance(exc, duckdb.OutOfRangeException):
         return SnowflakeError("100046", "22003", f"Number out of representable range: {line}")
 
-    if isinstance(exc, duckdb.InvalidInputException) and "prepared statement parameters" in line:
+    if isinstance(exc, duckdb.InvalidInputException) and ("prepared statement parameters" in line or
+                                                          "Values were not provided for the following" in line):
         return SnowflakeError("002049", "42601", f"SQL compilation error: error {_position(msg)}\n"
                                                  "Bind variable ? not set.")
 

@@ -103,6 +103,8 @@ class _Tokens:
         """The whole statement with spans {start: (end, pieces)} replaced. Returns (text, values)."""
         pieces, i = [], 0
         for start in sorted(spans):
+            if start < i:
+                continue    # nested in the span before, which replaces it whole
             end, replacement = spans[start]
             pieces.append((i, start))
             pieces.extend(replacement)
@@ -446,6 +448,18 @@ def _select_list_call(toks):
     return close, alias, k
 
 
+def _whole_select_item(toks, k, close):
+    """Is the call at sig positions k..close a top-level select item without an alias?"""
+    before, after = toks.tok(k - 1), toks.tok(close + 1)
+    if before is None or not (before.is_word("SELECT") or before.is_op(",")):
+        return False
+    depth = 0
+    for j in range(k):
+        t = toks.tok(j)
+        depth += 1 if t.is_op("(") else -1 if t.is_op(")") else 0
+    return depth == 0 and (after is None or after.is_op(",") or after.is_word("FROM"))
+
+
 def cancel_only(sig):
     """A bare `SELECT SYSTEM$CANCEL_QUERY(..)` (no FROM) runs in cloud services: no warehouse needed."""
     if len(sig) < 4 or not (sig[0].is_word("SELECT") and sig[1].is_word(CANCEL) and sig[2].is_op("(")):
@@ -486,6 +500,8 @@ class Prepared:
             answers.append((answer,))
             targets.append(stmt)
         settle(self.session, targets, self.ctx)
+        if self.ctx is not None:
+            self.ctx.check()    # it canceled itself
         return Result([Column.text(self.row_cancel)], answers)
 
     def close(self):
@@ -525,8 +541,12 @@ def prepare(session, text, params, kind, ctx=None):
             value = _evaluate(session, toks, toks.sig[k + 1] + 1, toks.sig[close])
             answer, stmt = cancel_query(session, value)
             targets.append(stmt)
-            spans[toks.sig[k]] = (toks.sig[close] + 1, ["NULL" if answer is None else
-                                                       "'" + answer.replace("'", "''") + "'"])
+            literal = "NULL" if answer is None else "'" + answer.replace("'", "''") + "'"
+            if _whole_select_item(toks, k, close):
+                # Snowflake names the column after the call as written, uppercased.
+                call_text = "".join(t.text for t in toks.toks[toks.sig[k]:toks.sig[close] + 1]).upper()
+                literal += " AS " + quote_ident(call_text)
+            spans[toks.sig[k]] = (toks.sig[close] + 1, [literal])
         settle(session, targets, ctx)
     new_text, values = toks.rewrite(spans)
     return Prepared(session, new_text, values, tables, row_cancel, ctx)
