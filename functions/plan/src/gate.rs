@@ -3,6 +3,8 @@
 //! newer one is already queued ends as superseded, since the newer run refreshes every table to
 //! Glue's latest metadata anyway. So two runs never MERGE into the same tables at once.
 
+use aws_sdk_sfn::config::http::HttpResponse;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
 use pipeline::{Config, StepError};
 use serde_json::Value;
@@ -37,8 +39,25 @@ fn state_machine_of(execution: &str) -> Option<String> {
         .then(|| format!("{}:stateMachine:{}", parts[..5].join(":"), parts[6]))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StepError {
-    StepError::CoordinationUnavailable(e.to_string())
+/// The service's code and message, without the raw response that `Display` of an SDK error carries.
+fn unavailable<E: ProvideErrorMetadata>(
+    e: aws_sdk_sfn::error::SdkError<E, HttpResponse>,
+) -> StepError {
+    let reason = match e.as_service_error() {
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or("")
+        ),
+        None => match e {
+            aws_sdk_sfn::error::SdkError::TimeoutError(_) => "timed out".to_string(),
+            aws_sdk_sfn::error::SdkError::DispatchFailure(_) => {
+                "could not reach Step Functions".to_string()
+            }
+            _ => "unreadable answer from Step Functions".to_string(),
+        },
+    };
+    StepError::CoordinationUnavailable(reason)
 }
 
 pub async fn check(
@@ -56,14 +75,25 @@ pub async fn check(
     let mut running = Vec::new();
     let mut token = None;
     loop {
-        let page = sfn
+        let page = match sfn
             .list_executions()
             .state_machine_arn(&machine)
             .status_filter(ExecutionStatus::Running)
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_sfn::error::DisplayErrorContext(e)))?;
+        {
+            Ok(page) => page,
+            // Invoked directly (a console test event), not by an execution of a state machine.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
+            {
+                tracing::warn!(%machine, "no such state machine; not coordinating with other runs");
+                return Ok(Gate::Proceed);
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
         running.extend(page.executions);
         token = page.next_token;
         if token.is_none() {
@@ -92,7 +122,7 @@ pub async fn check(
             .execution_arn(&other.execution_arn)
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_sfn::error::DisplayErrorContext(e)))?;
+            .map_err(unavailable)?;
         let input: Value = described
             .input
             .as_deref()

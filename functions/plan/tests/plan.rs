@@ -221,3 +221,25 @@ async fn an_invalid_config_fails_every_invocation_by_name() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_direct_invocation_outside_any_state_machine_proceeds() {
+    let env = env_with("statemachine/pipelines.toml");
+    let aws = LocalAws::start();
+    let clients = plan::Aws {
+        glue: None,
+        sfn: Some(aws_sdk_sfn::Client::new(&aws.sdk_config().await)),
+    };
+    let request = PlanRequest {
+        input: example("console-orders.json"),
+        execution: EXECUTION.into(),
+    };
+    let plan = plan::handle(
+        &env,
+        &clients,
+        LambdaEvent::new(request, Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(plan.gate, pipeline::steps::Gate::Proceed);
+}
