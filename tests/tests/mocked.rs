@@ -90,10 +90,14 @@ async fn a_sql_error_is_not_retried_and_the_warehouse_is_suspended() {
             "Failed"
         ]
     );
-    let failed_tasks = f.events.iter().filter(|e| *e == "TaskFailed").count();
+    // No retry: every task was scheduled once per entry. (How many merges started before the Map
+    // gave up on the first failure depends on timing.)
+    let count = |kind: &str| f.events.iter().filter(|e| *e == kind).count();
+    assert!(count("TaskFailed") >= 1);
     assert_eq!(
-        failed_tasks, 2,
-        "each merge failed once, with no retry: {:?}",
+        count("TaskScheduled"),
+        count("TaskStateEntered"),
+        "{:?}",
         f.events
     );
 }
