@@ -38,34 +38,36 @@ impl PrivateKey {
     /// literal `\n` escapes, or only its base64 body; both are accepted.
     pub fn from_pem(pem: &SecretString, passphrase: Option<&SecretString>) -> Result<Self> {
         let pem = normalise_pem(pem.expose());
-        let key = if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-            let pass = passphrase.ok_or(Error::MissingSecretField {
-                field: "passphrase",
-            })?;
-            RsaPrivateKey::from_pkcs8_encrypted_pem(&pem, pass.expose().as_bytes()).map_err(
-                |e| match e {
-                    // The structure parsed; only decryption or what came out of it failed.
-                    rsa::pkcs8::Error::EncryptedPrivateKey(_)
-                    | rsa::pkcs8::Error::Asn1(_)
-                    | rsa::pkcs8::Error::KeyMalformed => Error::WrongPassphrase,
-                    other => invalid(other),
-                },
-            )?
-        } else if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
-            if pem.contains("Proc-Type: 4,ENCRYPTED") {
+        let key = match pem_label(&pem) {
+            Some("ENCRYPTED PRIVATE KEY") => {
+                let pass = passphrase.ok_or(Error::MissingSecretField {
+                    field: "passphrase",
+                })?;
+                RsaPrivateKey::from_pkcs8_encrypted_pem(&pem, pass.expose().as_bytes()).map_err(
+                    |e| match e {
+                        // The structure parsed; only decryption or what came out of it failed.
+                        rsa::pkcs8::Error::EncryptedPrivateKey(_)
+                        | rsa::pkcs8::Error::Asn1(_)
+                        | rsa::pkcs8::Error::KeyMalformed => Error::WrongPassphrase,
+                        other => invalid(other),
+                    },
+                )?
+            }
+            Some("RSA PRIVATE KEY") if pem.contains("Proc-Type: 4,ENCRYPTED") => {
                 return Err(Error::LegacyEncryptedKey);
             }
-            RsaPrivateKey::from_pkcs1_pem(&pem).map_err(invalid)?
-        } else if pem.contains("-----BEGIN PRIVATE KEY-----") {
-            RsaPrivateKey::from_pkcs8_pem(&pem).map_err(invalid)?
-        } else if pem.contains("-----BEGIN") {
-            return Err(Error::InvalidKey {
-                reason: "not an RSA private key in PKCS#8 or PKCS#1 PEM form".into(),
-            });
-        } else {
-            return Err(Error::InvalidKey {
-                reason: "not PEM (no BEGIN line, and not a base64 PKCS#8 body)".into(),
-            });
+            Some("RSA PRIVATE KEY") => RsaPrivateKey::from_pkcs1_pem(&pem).map_err(invalid)?,
+            Some("PRIVATE KEY") => RsaPrivateKey::from_pkcs8_pem(&pem).map_err(invalid)?,
+            Some(_) => {
+                return Err(Error::InvalidKey {
+                    reason: "not an RSA private key in PKCS#8 or PKCS#1 PEM form".into(),
+                });
+            }
+            None => {
+                return Err(Error::InvalidKey {
+                    reason: "not PEM (no BEGIN line, and not a base64 PKCS#8 body)".into(),
+                });
+            }
         };
         Self::from_rsa(&key)
     }
@@ -111,9 +113,19 @@ fn invalid(e: impl fmt::Display) -> Error {
     }
 }
 
+/// The label of the first PEM block: `-----BEGIN <label>-----`.
+fn pem_label(pem: &str) -> Option<&str> {
+    let start = pem.find(BEGIN)? + BEGIN.len();
+    let len = pem[start..].find(DASHES)?;
+    Some(&pem[start..start + len])
+}
+
+const DASHES: &str = "-----";
+const BEGIN: &str = "-----BEGIN ";
+
 fn normalise_pem(text: &str) -> Zeroizing<String> {
     let text = text.trim().replace("\\n", "\n").replace("\r\n", "\n");
-    if text.contains("-----BEGIN") {
+    if text.contains(BEGIN) {
         return Zeroizing::new(text);
     }
     let body: String = text.split_whitespace().collect();
@@ -129,8 +141,10 @@ fn normalise_pem(text: &str) -> Zeroizing<String> {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap_or_default())
         .collect();
+    // The base64 body alone is taken as unencrypted PKCS#8, the form Snowflake's guide produces.
+    let label = "PRIVATE KEY";
     Zeroizing::new(format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        "{BEGIN}{label}{DASHES}\n{}\n{DASHES}END {label}{DASHES}\n",
         lines.join("\n")
     ))
 }

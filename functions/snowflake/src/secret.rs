@@ -41,7 +41,7 @@ impl From<String> for SecretString {
 /// Connection settings and credentials read from the secret's JSON.
 ///
 /// ```json
-/// {"account": "myorg-myacct", "user": "SVC_POSTETL", "privateKey": "-----BEGIN PRIVATE KEY-----...",
+/// {"account": "myorg-myacct", "user": "SVC_POSTETL", "privateKey": "<PKCS#8 PEM>",
 ///  "passphrase": "", "role": "POSTETL", "warehouse": "POSTETL_WH", "database": "ANALYTICS",
 ///  "schema": "PUBLIC"}
 /// ```
@@ -123,7 +123,7 @@ impl ClassifyName for serde_json::Error {
 mod tests {
     use super::*;
 
-    const FULL: &str = r#"{"account": "xy12345", "user": "svc", "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+    const FULL: &str = r#"{"account": "xy12345", "user": "svc", "privateKey": "PEM AAAA not a real key",
         "passphrase": "", "role": "R", "warehouse": "WH", "database": "DB", "schema": "PUBLIC"}"#;
 
     #[test]
