@@ -428,6 +428,19 @@ impl Validator {
     }
 
     fn sql_file(&mut self, path: &str, file: &str) -> String {
+        // The config ships as a directory (the Lambda layer): SQL files must live inside it.
+        let relative = Path::new(file);
+        if relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            self.problem(
+                path,
+                "a path inside the config's directory, such as sql/merge.sql",
+            );
+            return String::new();
+        }
         let full = self.base_dir.join(file);
         match std::fs::read_to_string(&full) {
             Ok(sql) if !sql.trim().is_empty() => sql,

@@ -160,6 +160,17 @@ fn syntax_and_type_errors_are_reported_not_panicked() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("line 2, column 13"), "{got:?}");
     assert!(problems("").iter().any(|p| p.contains("pipelines")));
+    for outside in ["/etc/passwd", "../pipelines.toml", "sql/../../x.sql"] {
+        let text = format!(
+            "[pipelines.x]\nglue_jobs = [\"j\"]\nwarehouse = \"W\"\n[[pipelines.x.merges]]\nname = \"m\"\nsql_file = \"{outside}\"\n"
+        );
+        let got = problems(&text);
+        assert!(
+            got.iter()
+                .any(|p| p.contains("inside the config's directory")),
+            "{outside}: {got:?}"
+        );
+    }
     assert!(
         problems("[pipelines.\"Bad Name\"]\nglue_jobs=[\"j\"]\nwarehouse=\"W\"\n")
             .iter()
