@@ -22,12 +22,7 @@ pub async fn metadata_location(
         .name(table)
         .send()
         .await
-        .map_err(|e| {
-            let not_found = e
-                .as_service_error()
-                .is_some_and(|s| s.is_entity_not_found_exception());
-            classify(e, not_found, &format!("table {database}.{table}"))
-        })?;
+        .map_err(|e| classify(e, &format!("table {database}.{table}")))?;
     out.table
         .and_then(|t| t.parameters)
         .and_then(|p| p.get("metadata_location").cloned())
@@ -50,12 +45,7 @@ pub async fn job_run(
         .run_id(run_id)
         .send()
         .await
-        .map_err(|e| {
-            let not_found = e
-                .as_service_error()
-                .is_some_and(|s| s.is_entity_not_found_exception());
-            classify(e, not_found, &format!("job run {job}/{run_id}"))
-        })?;
+        .map_err(|e| classify(e, &format!("job run {job}/{run_id}")))?;
     let run = out
         .job_run
         .ok_or_else(|| StepError::GlueNotFound(format!("job run {job}/{run_id}")))?;
@@ -70,10 +60,9 @@ pub async fn job_run(
 
 fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     e: SdkError<E, HttpResponse>,
-    not_found: bool,
     what: &str,
 ) -> StepError {
-    if not_found {
+    if e.as_service_error().and_then(|s| s.code()) == Some("EntityNotFoundException") {
         return StepError::GlueNotFound(format!("{what} does not exist"));
     }
     let transient_codes = [
