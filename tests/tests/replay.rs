@@ -263,6 +263,12 @@ async fn has_entered(workflow: &Workflow, execution: &str, state: &str) -> bool 
 #[tokio::test]
 async fn runs_of_one_pipeline_queue_and_a_waiting_run_is_superseded_by_a_newer_one() {
     let (world, workflow) = world().await;
+    // The first run's two MERGEs answer 6 s late, so it is surely still running while the others
+    // plan, however loaded the machine is.
+    world
+        .emulator
+        .inject([postetl_tests::Fault(json!({"on": "submit", "statement_contains": "MERGE", "action": "delay", "seconds": 6, "times": 2}))])
+        .await;
     let first = workflow.start("run-a", &glue_event("jr_a")).await;
     let second = workflow.start("run-b", &glue_event("jr_b")).await;
     let mut waited = false;
