@@ -189,10 +189,7 @@ impl Step<'_> {
             );
             return Ok(None);
         }
-        tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
-        Ok(Some(
-            self.env.snowflake.query(statement, self.budget).await?,
-        ))
+        self.control(statement).await.map(Some)
     }
 
     /// Runs a statement that changes no data (resuming or suspending a warehouse), in dry runs
