@@ -5,7 +5,8 @@ use crate::config::{Config, Pipeline};
 use crate::error::StepError;
 use crate::steps::Run;
 use snowflake::{
-    Client, ClientConfig, Outcome, ResultSet, SecretSource, Statement, Wait, derive_request_id,
+    Client, ClientConfig, Connection, Credentials, Outcome, ResultSet, SecretSource, Statement,
+    Wait, derive_request_id,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,9 +41,9 @@ pub struct Env {
 }
 
 impl Env {
-    /// From the environment: `POSTETL_CONFIG` (path of the pipeline config), `POSTETL_SECRET_ID`
-    /// (name or ARN of the Snowflake secret; the secret itself never passes through the
-    /// environment), optional `SNOWFLAKE_BASE_URL` and `SNOWFLAKE_PRIVATE_LINK=true`.
+    /// From the environment: `POSTETL_CONFIG` (path of the pipeline config), the Snowflake
+    /// credentials (see [`credentials_from_env`]), optional `SNOWFLAKE_BASE_URL` and
+    /// `SNOWFLAKE_PRIVATE_LINK=true`.
     ///
     /// An invalid config does not stop the process: each invocation then fails with
     /// `Config.Invalid`, a name the state machine can catch, instead of an opaque init failure.
@@ -50,8 +51,7 @@ impl Env {
         let path = std::env::var_os("POSTETL_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
-        let secret_id = std::env::var("POSTETL_SECRET_ID")
-            .map_err(|_| StepError::Environment("POSTETL_SECRET_ID is not set".into()))?;
+        let credentials = credentials_from_env(|name| std::env::var(name).ok())?;
         let mut client = ClientConfig::default();
         if let Ok(url) = std::env::var("SNOWFLAKE_BASE_URL") {
             client.base_url =
@@ -60,7 +60,7 @@ impl Env {
                 })?);
         }
         client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
-        let snowflake = Client::new(SecretSource::aws(secret_id), client)?;
+        let snowflake = Client::new(credentials, client)?;
         Ok(Self::load(&path, snowflake))
     }
 
@@ -105,6 +105,60 @@ impl Env {
             pipeline,
             budget: budget(deadline),
         })
+    }
+}
+
+/// The Snowflake credentials `SNOWFLAKE_AUTH` names:
+/// - `secret` (the default): the secret named by `POSTETL_SECRET_ID` (name or ARN; the secret itself
+///   never passes through the environment), holding a key pair, a programmatic access token or an
+///   OAuth token;
+/// - `workload_identity`: keyless, the function's IAM role; the connection settings a secret would
+///   carry come from `SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_ROLE`, `SNOWFLAKE_WAREHOUSE`,
+///   `SNOWFLAKE_DATABASE`, `SNOWFLAKE_SCHEMA` and optionally `SNOWFLAKE_USER` (for logs only).
+pub fn credentials_from_env(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Credentials, StepError> {
+    let get = |name: &str| {
+        var(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    match get("SNOWFLAKE_AUTH").as_deref() {
+        None | Some("secret") => {
+            let secret_id = get("POSTETL_SECRET_ID").ok_or_else(|| {
+                StepError::Environment(
+                    "POSTETL_SECRET_ID is not set (SNOWFLAKE_AUTH=secret)".into(),
+                )
+            })?;
+            Ok(SecretSource::aws(secret_id).into())
+        }
+        Some("workload_identity") => {
+            let mut missing = Vec::new();
+            let mut required = |name: &'static str| {
+                get(name).unwrap_or_else(|| {
+                    missing.push(name);
+                    String::new()
+                })
+            };
+            let connection = Connection {
+                account: required("SNOWFLAKE_ACCOUNT"),
+                role: required("SNOWFLAKE_ROLE"),
+                warehouse: required("SNOWFLAKE_WAREHOUSE"),
+                database: required("SNOWFLAKE_DATABASE"),
+                schema: required("SNOWFLAKE_SCHEMA"),
+                user: get("SNOWFLAKE_USER"),
+            };
+            if !missing.is_empty() {
+                return Err(StepError::Environment(format!(
+                    "SNOWFLAKE_AUTH=workload_identity needs {} set",
+                    missing.join(", ")
+                )));
+            }
+            Ok(Credentials::aws_workload_identity(connection))
+        }
+        Some(other) => Err(StepError::Environment(format!(
+            "SNOWFLAKE_AUTH {other:?} is neither \"secret\" nor \"workload_identity\""
+        ))),
     }
 }
 
@@ -225,4 +279,57 @@ where
         Box::pin(handler(env.clone(), event))
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Credentials, StepError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        credentials_from_env(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn secret_mode_is_the_default_and_needs_the_secret_id() {
+        assert!(matches!(
+            from(&[("POSTETL_SECRET_ID", "postetl/snowflake")]),
+            Ok(Credentials::Secret(_))
+        ));
+        let err = from(&[("SNOWFLAKE_AUTH", "secret")]).err().unwrap();
+        assert_eq!(err.name(), "Config.Environment");
+        assert!(err.to_string().contains("POSTETL_SECRET_ID"), "{err}");
+    }
+
+    #[test]
+    fn workload_identity_takes_the_connection_from_the_environment() {
+        let full = [
+            ("SNOWFLAKE_AUTH", "workload_identity"),
+            ("SNOWFLAKE_ACCOUNT", "myorg-myacct"),
+            ("SNOWFLAKE_ROLE", "POSTETL"),
+            ("SNOWFLAKE_WAREHOUSE", "POSTETL_WH"),
+            ("SNOWFLAKE_DATABASE", "ANALYTICS"),
+            ("SNOWFLAKE_SCHEMA", "PUBLIC"),
+        ];
+        let Ok(Credentials::AwsWorkloadIdentity { connection: c, .. }) = from(&full) else {
+            panic!("workload identity expected")
+        };
+        assert_eq!(
+            (c.account.as_str(), c.role.as_str(), c.user),
+            ("myorg-myacct", "POSTETL", None)
+        );
+        let err = from(&full[..3]).err().unwrap();
+        assert_eq!(err.name(), "Config.Environment");
+        assert!(
+            err.to_string()
+                .contains("SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA"),
+            "{err}"
+        );
+        let err = from(&[("SNOWFLAKE_AUTH", "keyless")]).err().unwrap();
+        assert!(err.to_string().contains("\"keyless\" is neither"), "{err}");
+    }
 }

@@ -1,11 +1,14 @@
-//! Credentials for the SQL API: the secret read once and cached with a TTL, a key-pair JWT reused
-//! until shortly before it expires, and one re-read of the secret after Snowflake says 401 (the key
-//! was rotated to RSA_PUBLIC_KEY_2).
+//! Credentials for the SQL API, one mechanism for every kind: a bearer token reused until shortly
+//! before it expires, and one renewal after Snowflake says 401. From a secret (key pair, programmatic
+//! access token or OAuth token) the secret is cached with a TTL and renewal re-reads it (the key
+//! was rotated to RSA_PUBLIC_KEY_2, the token was replaced); with workload identity renewal signs
+//! a new attestation with the role's current credentials.
 
 use crate::error::Result;
 use crate::keypair::{JwtIssuer, PrivateKey};
-use crate::secret::{SecretString, SnowflakeSecret};
+use crate::secret::{SecretCredential, SecretString, SnowflakeSecret};
 use crate::secrets::SecretSource;
+use crate::workload_identity::AwsWorkloadIdentity;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Mutex;
@@ -31,37 +34,89 @@ impl Default for AuthPolicy {
     }
 }
 
-/// Session defaults and identity from the secret (nothing secret in here).
+/// Session defaults and identity (nothing secret in here): from the secret, or from configuration
+/// with workload identity.
 #[derive(Clone, Debug)]
 pub struct Connection {
     pub account: String,
-    pub user: String,
+    /// Known from a secret; with workload identity Snowflake finds the user by the role ARN.
+    pub user: Option<String>,
     pub role: String,
     pub warehouse: String,
     pub database: String,
     pub schema: String,
 }
 
-/// What a request needs: the bearer token, its type, and which secret generation produced it.
+/// How the process proves who it is to Snowflake.
+#[derive(Debug)]
+pub enum Credentials {
+    /// A secret holding a key pair, a programmatic access token or an OAuth token.
+    Secret(SecretSource),
+    /// Workload identity federation: the AWS role the process runs as; nothing is stored.
+    AwsWorkloadIdentity {
+        connection: Connection,
+        identity: AwsWorkloadIdentity,
+    },
+}
+
+impl Credentials {
+    /// Keyless, as the AWS identity the SDK's standard credential chain finds (on Lambda: the
+    /// function's execution role).
+    pub fn aws_workload_identity(connection: Connection) -> Self {
+        Credentials::AwsWorkloadIdentity {
+            connection,
+            identity: AwsWorkloadIdentity::from_env(),
+        }
+    }
+}
+
+impl From<SecretSource> for Credentials {
+    fn from(source: SecretSource) -> Self {
+        Credentials::Secret(source)
+    }
+}
+
+/// What a request needs: the bearer token, its type, which generation of credentials produced it,
+/// and a description of the credential for errors (never its value).
 #[derive(Clone, Debug)]
 pub struct Bearer {
     pub token: SecretString,
     pub token_type: &'static str,
     pub generation: u64,
     pub connection: Arc<Connection>,
+    pub describes: Arc<str>,
+}
+
+/// What mints tokens for the loaded credentials.
+enum Minter {
+    KeyPair(JwtIssuer),
+    /// A token taken as is from the secret; its issuer keeps it valid.
+    Stored {
+        token: SecretString,
+        token_type: &'static str,
+    },
+    /// Signs attestations with the identity in [`Credentials::AwsWorkloadIdentity`].
+    Aws,
+}
+
+struct Token {
+    value: SecretString,
+    /// `None`: valid until Snowflake says otherwise.
+    expires_at: Option<SystemTime>,
 }
 
 struct Loaded {
-    issuer: JwtIssuer,
+    minter: Minter,
     connection: Arc<Connection>,
+    describes: Arc<str>,
     loaded_at: Instant,
     generation: u64,
-    token: Option<crate::keypair::Jwt>,
+    token: Option<Token>,
 }
 
 /// Shared by every request of a process; cheap to call on each one.
 pub struct Authenticator {
-    source: SecretSource,
+    credentials: Credentials,
     policy: AuthPolicy,
     http: reqwest::Client,
     state: Mutex<Option<Loaded>>,
@@ -70,16 +125,16 @@ pub struct Authenticator {
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field("source", &self.source)
+            .field("credentials", &self.credentials)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl Authenticator {
-    pub fn new(source: SecretSource, policy: AuthPolicy, http: reqwest::Client) -> Self {
+    pub fn new(credentials: Credentials, policy: AuthPolicy, http: reqwest::Client) -> Self {
         Self {
-            source,
+            credentials,
             policy,
             http,
             state: Mutex::new(None),
@@ -89,9 +144,10 @@ impl Authenticator {
     /// A valid token, reusing the cached one while it has more than `renew_before` left.
     pub async fn bearer(&self) -> Result<Bearer> {
         let mut state = self.state.lock().await;
-        let stale = state
-            .as_ref()
-            .is_none_or(|s| s.loaded_at.elapsed() >= self.policy.secret_ttl);
+        let stale = state.as_ref().is_none_or(|s| {
+            matches!(self.credentials, Credentials::Secret(_))
+                && s.loaded_at.elapsed() >= self.policy.secret_ttl
+        });
         if stale {
             let generation = state.as_ref().map_or(1, |s| s.generation + 1);
             match self.load(generation).await {
@@ -108,24 +164,24 @@ impl Authenticator {
         }
         let loaded = state.as_mut().expect("loaded above");
         let now = SystemTime::now();
-        let fresh_enough = loaded
-            .token
-            .as_ref()
-            .is_some_and(|t| !needs_renewal(t.expires_at, now, self.policy.renew_before));
+        let fresh_enough = loaded.token.as_ref().is_some_and(|t| {
+            t.expires_at
+                .is_none_or(|exp| !needs_renewal(exp, now, self.policy.renew_before))
+        });
         if !fresh_enough {
-            loaded.token = Some(loaded.issuer.issue(now)?);
-            tracing::debug!(issuer = loaded.issuer.issuer(), "issued a new key-pair JWT");
+            loaded.token = Some(self.mint(loaded, now).await?);
         }
         Ok(Bearer {
-            token: loaded.token.as_ref().expect("issued above").token.clone(),
-            token_type: "KEYPAIR_JWT",
+            token: loaded.token.as_ref().expect("minted above").value.clone(),
+            token_type: loaded.minter.token_type(),
             generation: loaded.generation,
             connection: loaded.connection.clone(),
+            describes: loaded.describes.clone(),
         })
     }
 
-    /// Called after a 401: re-reads the secret, unless another request already did so since
-    /// `rejected` was issued (so a burst of 401s reads it once).
+    /// Called after a 401: loads the credentials again, unless another request already did so
+    /// since `rejected` was issued (so a burst of 401s reloads once).
     pub async fn renew(&self, rejected: &Bearer) -> Result<()> {
         let mut state = self.state.lock().await;
         if state
@@ -135,43 +191,120 @@ impl Authenticator {
             return Ok(());
         }
         let fresh = self.load(rejected.generation + 1).await?;
-        tracing::info!(
-            issuer = fresh.issuer.issuer(),
-            "re-read the Snowflake secret after a 401"
-        );
+        tracing::info!(credential = %fresh.describes, "loaded the Snowflake credentials again after a 401");
         *state = Some(fresh);
         Ok(())
     }
 
-    /// The connection settings from the secret (loading it if needed).
+    /// The connection settings (loading the secret if needed).
     pub async fn connection(&self) -> Result<Arc<Connection>> {
         Ok(self.bearer().await?.connection)
     }
 
+    async fn mint(&self, loaded: &Loaded, now: SystemTime) -> Result<Token> {
+        Ok(match &loaded.minter {
+            Minter::KeyPair(issuer) => {
+                let jwt = issuer.issue(now)?;
+                tracing::debug!(issuer = issuer.issuer(), "issued a new key-pair JWT");
+                Token {
+                    value: jwt.token,
+                    expires_at: Some(jwt.expires_at),
+                }
+            }
+            Minter::Stored { token, .. } => Token {
+                value: token.clone(),
+                expires_at: None,
+            },
+            Minter::Aws => {
+                let Credentials::AwsWorkloadIdentity { identity, .. } = &self.credentials else {
+                    unreachable!("an AWS minter comes from AWS credentials")
+                };
+                let attestation = identity.attest(now).await?;
+                tracing::debug!(region = %attestation.region, "signed a new workload identity attestation");
+                Token {
+                    value: attestation.token,
+                    expires_at: Some(attestation.expires_at),
+                }
+            }
+        })
+    }
+
     async fn load(&self, generation: u64) -> Result<Loaded> {
-        let text = self.source.fetch(&self.http).await?;
-        let secret = SnowflakeSecret::from_json(text.expose())?;
-        let key = PrivateKey::from_pem(&secret.private_key, secret.passphrase.as_ref())?;
-        let issuer = JwtIssuer::new(
-            &secret.account,
-            &secret.user,
-            key,
-            self.policy.token_lifetime,
-        )?;
+        let (minter, connection, describes) = match &self.credentials {
+            Credentials::AwsWorkloadIdentity { connection, .. } => (
+                Minter::Aws,
+                connection.clone(),
+                format!(
+                    "the AWS workload identity attestation for account {}",
+                    connection.account
+                ),
+            ),
+            Credentials::Secret(source) => {
+                let text = source.fetch(&self.http).await?;
+                let secret = SnowflakeSecret::from_json(text.expose())?;
+                let (minter, describes) = match &secret.credential {
+                    SecretCredential::KeyPair {
+                        private_key,
+                        passphrase,
+                    } => {
+                        let key = PrivateKey::from_pem(private_key, passphrase.as_ref())?;
+                        let issuer = JwtIssuer::new(
+                            &secret.account,
+                            &secret.user,
+                            key,
+                            self.policy.token_lifetime,
+                        )?;
+                        let describes = format!(
+                            "the key-pair JWT {} (compare RSA_PUBLIC_KEY_FP and \
+                             RSA_PUBLIC_KEY_2_FP in DESC USER)",
+                            issuer.issuer()
+                        );
+                        (Minter::KeyPair(issuer), describes)
+                    }
+                    SecretCredential::ProgrammaticAccessToken(token) => (
+                        Minter::Stored {
+                            token: token.clone(),
+                            token_type: "PROGRAMMATIC_ACCESS_TOKEN",
+                        },
+                        format!("the programmatic access token of user {}", secret.user),
+                    ),
+                    SecretCredential::OAuth(token) => (
+                        Minter::Stored {
+                            token: token.clone(),
+                            token_type: "OAUTH",
+                        },
+                        format!("the OAuth access token for user {}", secret.user),
+                    ),
+                };
+                let connection = Connection {
+                    account: secret.account,
+                    user: Some(secret.user),
+                    role: secret.role,
+                    warehouse: secret.warehouse,
+                    database: secret.database,
+                    schema: secret.schema,
+                };
+                (minter, connection, describes)
+            }
+        };
         Ok(Loaded {
-            issuer,
-            connection: Arc::new(Connection {
-                account: secret.account,
-                user: secret.user,
-                role: secret.role,
-                warehouse: secret.warehouse,
-                database: secret.database,
-                schema: secret.schema,
-            }),
+            minter,
+            connection: Arc::new(connection),
+            describes: describes.into(),
             loaded_at: Instant::now(),
             generation,
             token: None,
         })
+    }
+}
+
+impl Minter {
+    fn token_type(&self) -> &'static str {
+        match self {
+            Minter::KeyPair(_) => "KEYPAIR_JWT",
+            Minter::Stored { token_type, .. } => token_type,
+            Minter::Aws => "WORKLOAD_IDENTITY_FEDERATION",
+        }
     }
 }
 

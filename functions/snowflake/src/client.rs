@@ -2,10 +2,9 @@
 //! every call (429/5xx/network with backoff and jitter, 401 with one credential renewal).
 
 use crate::account::account_url;
-use crate::auth::{AuthPolicy, Authenticator, Bearer, Connection};
+use crate::auth::{AuthPolicy, Authenticator, Bearer, Connection, Credentials};
 use crate::error::{Error, Result};
 use crate::result::{Column, ResultSet, Stats};
-use crate::secrets::SecretSource;
 use crate::statement::{Body, Statement};
 use rand::Rng;
 use reqwest::{Method, StatusCode};
@@ -183,14 +182,16 @@ struct Call<'a> {
 }
 
 impl Client {
-    pub fn new(source: SecretSource, config: ClientConfig) -> Result<Self> {
+    /// A client authenticating with `credentials`: a [`crate::SecretSource`] (key pair, programmatic
+    /// access token or OAuth token in a secret) or [`Credentials::AwsWorkloadIdentity`].
+    pub fn new(credentials: impl Into<Credentials>, config: ClientConfig) -> Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(&config.user_agent)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_keepalive(Duration::from_secs(30))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?;
-        let auth = Authenticator::new(source, config.auth.clone(), http.clone());
+        let auth = Authenticator::new(credentials.into(), config.auth.clone(), http.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -201,7 +202,7 @@ impl Client {
         })
     }
 
-    /// The connection settings from the secret (role, warehouse, database, schema).
+    /// The connection settings (role, warehouse, database, schema).
     pub async fn connection(&self) -> Result<Arc<Connection>> {
         self.inner.auth.connection().await
     }
@@ -396,9 +397,11 @@ impl Client {
                                 return Err(Error::Unauthorized {
                                     code: s.code,
                                     message: s.message,
+                                    credential: bearer.describes.to_string(),
                                 });
                             }
-                            // The key may have been rotated: read the secret again, once.
+                            // The key or token may have been rotated, the attestation may have
+                            // aged: load the credentials again, once.
                             renewed = true;
                             self.inner.auth.renew(&bearer).await?;
                             continue;

@@ -44,9 +44,18 @@ pub enum Error {
     #[error("cannot read secret {secret_id:?}: {reason}")]
     SecretUnavailable { secret_id: String, reason: String },
 
-    /// Snowflake rejected the credentials, also after re-reading the secret once.
-    #[error("Snowflake rejected the credentials ({code}): {message}")]
-    Unauthorized { code: String, message: String },
+    /// Snowflake rejected the credentials, also after renewing them once (re-reading the secret,
+    /// or signing a new attestation). `credential` says which one was sent, never its value.
+    #[error("Snowflake rejected {credential} ({code}): {message}")]
+    Unauthorized {
+        code: String,
+        message: String,
+        credential: String,
+    },
+
+    /// Workload identity federation could not sign an attestation: no AWS region or credentials.
+    #[error("cannot prove the AWS identity to Snowflake: {reason}")]
+    AwsIdentityUnavailable { reason: String },
 
     /// The statement failed in Snowflake (HTTP 422): compilation, execution or cancellation.
     #[error("SQL error {code} ({sql_state}): {message}")]
@@ -100,6 +109,7 @@ impl Error {
             Error::InvalidConfig(_) => "Snowflake.InvalidConfig",
             Error::SecretUnavailable { .. } => "Snowflake.SecretUnavailable",
             Error::Unauthorized { .. } => "Snowflake.Unauthorized",
+            Error::AwsIdentityUnavailable { .. } => "Snowflake.AwsIdentityUnavailable",
             Error::Sql { .. } => "Snowflake.SqlError",
             Error::Timeout { .. } => "Snowflake.Timeout",
             Error::Throttled { .. } => "Snowflake.Throttled",
@@ -129,6 +139,7 @@ pub const ERROR_NAMES: &[&str] = &[
     "Snowflake.InvalidConfig",
     "Snowflake.SecretUnavailable",
     "Snowflake.Unauthorized",
+    "Snowflake.AwsIdentityUnavailable",
     "Snowflake.SqlError",
     "Snowflake.Timeout",
     "Snowflake.Throttled",

@@ -1,5 +1,6 @@
-//! Snowflake access for the postetl Lambdas: key-pair authentication with secrets from AWS Secrets
-//! Manager, and a client for the SQL API v2 (`/api/v2/statements`).
+//! Snowflake access for the postetl Lambdas: authentication (key-pair JWT, programmatic access token
+//! or OAuth token from AWS Secrets Manager, or keyless AWS workload identity federation), and a
+//! client for the SQL API v2 (`/api/v2/statements`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), snowflake::Error> {
@@ -25,14 +26,16 @@ mod result;
 mod secret;
 mod secrets;
 mod statement;
+mod workload_identity;
 
 pub use account::{account_url, jwt_account};
-pub use auth::{AuthPolicy, Connection};
+pub use auth::{AuthPolicy, Connection, Credentials};
 pub use client::{Client, ClientConfig, OnDeadline, Outcome, PollPolicy, RetryPolicy, Wait};
 pub use error::{ERROR_NAMES, Error, Result};
 pub use ident::{Identifier, ObjectName, string_literal};
 pub use keypair::{JwtIssuer, MAX_LIFETIME, PrivateKey, fingerprint};
 pub use result::{Column, ColumnRef, ResultSet, Row, Stats};
-pub use secret::{SecretString, SnowflakeSecret};
+pub use secret::{AUTHENTICATORS, SecretCredential, SecretString, SnowflakeSecret};
 pub use secrets::SecretSource;
 pub use statement::{Binding, Statement, derive_request_id};
+pub use workload_identity::{AwsWorkloadIdentity, SNOWFLAKE_AUDIENCE, sts_host};

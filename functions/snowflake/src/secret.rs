@@ -38,24 +38,43 @@ impl From<String> for SecretString {
     }
 }
 
-/// Connection settings and credentials read from the secret's JSON.
+/// Connection settings and one credential read from the secret's JSON. `authenticator` picks the
+/// credential, with the values Snowflake's drivers use; without it the secret holds a key pair.
 ///
 /// ```json
 /// {"account": "myorg-myacct", "user": "SVC_POSTETL", "privateKey": "<PKCS#8 PEM>",
 ///  "passphrase": "", "role": "POSTETL", "warehouse": "POSTETL_WH", "database": "ANALYTICS",
 ///  "schema": "PUBLIC"}
+/// {"account": "...", "user": "...", "authenticator": "PROGRAMMATIC_ACCESS_TOKEN", "token": "<PAT>", ...}
+/// {"account": "...", "user": "...", "authenticator": "OAUTH", "token": "<access token>", ...}
 /// ```
 #[derive(Clone, Debug)]
 pub struct SnowflakeSecret {
     pub account: String,
     pub user: String,
-    pub private_key: SecretString,
-    pub passphrase: Option<SecretString>,
+    pub credential: SecretCredential,
     pub role: String,
     pub warehouse: String,
     pub database: String,
     pub schema: String,
 }
+
+/// The credential a secret holds.
+#[derive(Clone, Debug)]
+pub enum SecretCredential {
+    /// An RSA private key (PEM) for key-pair JWTs, with its passphrase when encrypted.
+    KeyPair {
+        private_key: SecretString,
+        passphrase: Option<SecretString>,
+    },
+    /// A programmatic access token (`ALTER USER ... ADD PROGRAMMATIC ACCESS TOKEN`).
+    ProgrammaticAccessToken(SecretString),
+    /// An External OAuth access token, kept fresh in the secret by whatever issues it.
+    OAuth(SecretString),
+}
+
+/// `authenticator` values accepted, as Snowflake's drivers spell them.
+pub const AUTHENTICATORS: &[&str] = &["SNOWFLAKE_JWT", "PROGRAMMATIC_ACCESS_TOKEN", "OAUTH"];
 
 // Every field optional here so that a missing one is reported by name, not as a serde error that
 // might quote the document.
@@ -64,8 +83,10 @@ pub struct SnowflakeSecret {
 struct RawSecret {
     account: Option<String>,
     user: Option<String>,
+    authenticator: Option<String>,
     private_key: Option<SecretString>,
     passphrase: Option<SecretString>,
+    token: Option<SecretString>,
     role: Option<String>,
     warehouse: Option<String>,
     database: Option<String>,
@@ -85,17 +106,47 @@ impl SnowflakeSecret {
                 _ => Err(Error::MissingSecretField { field }),
             }
         }
-        let private_key =
-            raw.private_key
-                .filter(|k| !k.is_empty())
-                .ok_or(Error::MissingSecretField {
-                    field: "privateKey",
-                })?;
+        fn present(value: Option<SecretString>, field: &'static str) -> Result<SecretString> {
+            value
+                .filter(|v| !v.is_empty())
+                .ok_or(Error::MissingSecretField { field })
+        }
+        let authenticator = raw
+            .authenticator
+            .as_deref()
+            .map(|a| a.trim().to_ascii_uppercase())
+            .filter(|a| !a.is_empty());
+        let credential = match authenticator.as_deref() {
+            None | Some("SNOWFLAKE_JWT") => {
+                if raw.private_key.is_none() && raw.token.is_some() {
+                    return Err(Error::InvalidSecret {
+                        reason: "the secret has a `token` but no `authenticator`: set it to \
+                                 PROGRAMMATIC_ACCESS_TOKEN or OAUTH"
+                            .into(),
+                    });
+                }
+                SecretCredential::KeyPair {
+                    private_key: present(raw.private_key, "privateKey")?,
+                    passphrase: raw.passphrase.filter(|p| !p.expose().is_empty()),
+                }
+            }
+            Some("PROGRAMMATIC_ACCESS_TOKEN") => {
+                SecretCredential::ProgrammaticAccessToken(present(raw.token, "token")?)
+            }
+            Some("OAUTH") => SecretCredential::OAuth(present(raw.token, "token")?),
+            Some(other) => {
+                return Err(Error::InvalidSecret {
+                    reason: format!(
+                        "authenticator {other:?} is not one of {}",
+                        AUTHENTICATORS.join(", ")
+                    ),
+                });
+            }
+        };
         Ok(Self {
             account: required(raw.account, "account")?,
             user: required(raw.user, "user")?,
-            private_key,
-            passphrase: raw.passphrase.filter(|p| !p.expose().is_empty()),
+            credential,
             role: required(raw.role, "role")?,
             warehouse: required(raw.warehouse, "warehouse")?,
             database: required(raw.database, "database")?,
@@ -130,7 +181,16 @@ mod tests {
     fn parses_the_seed_shape() {
         let s = SnowflakeSecret::from_json(FULL).unwrap();
         assert_eq!(s.account, "xy12345");
-        assert!(s.passphrase.is_none(), "an empty passphrase means none");
+        assert!(
+            matches!(
+                s.credential,
+                SecretCredential::KeyPair {
+                    passphrase: None,
+                    ..
+                }
+            ),
+            "an empty passphrase means none"
+        );
     }
 
     #[test]
@@ -153,6 +213,43 @@ mod tests {
             let err = SnowflakeSecret::from_json(&v.to_string()).unwrap_err();
             assert!(err.to_string().contains(field), "{err}");
         }
+    }
+
+    #[test]
+    fn token_credentials_by_authenticator() {
+        let pat = r#"{"account": "a", "user": "u", "authenticator": "programmatic_access_token",
+            "token": "pat-secret-value", "role": "R", "warehouse": "WH", "database": "DB", "schema": "S"}"#;
+        let s = SnowflakeSecret::from_json(pat).unwrap();
+        assert!(
+            matches!(s.credential, SecretCredential::ProgrammaticAccessToken(ref t) if t.expose() == "pat-secret-value")
+        );
+        assert!(!format!("{s:?}").contains("pat-secret-value"));
+
+        let oauth = pat.replace("programmatic_access_token", "OAUTH");
+        let s = SnowflakeSecret::from_json(&oauth).unwrap();
+        assert!(matches!(s.credential, SecretCredential::OAuth(_)));
+
+        let no_token = pat.replace(r#""token": "pat-secret-value","#, "");
+        let err = SnowflakeSecret::from_json(&no_token).unwrap_err();
+        assert_eq!(err.name(), "Snowflake.MissingSecretField");
+        assert!(err.to_string().contains("`token`"), "{err}");
+
+        let unnamed = pat.replace(r#""authenticator": "programmatic_access_token","#, "");
+        let err = SnowflakeSecret::from_json(&unnamed).unwrap_err();
+        assert_eq!(err.name(), "Snowflake.InvalidSecret");
+        assert!(
+            err.to_string()
+                .contains("PROGRAMMATIC_ACCESS_TOKEN or OAUTH"),
+            "{err}"
+        );
+
+        let unknown = pat.replace("programmatic_access_token", "password");
+        let err = SnowflakeSecret::from_json(&unknown).unwrap_err();
+        assert!(
+            err.to_string().contains("\"PASSWORD\" is not one of"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("pat-secret-value"));
     }
 
     #[test]

@@ -1,0 +1,194 @@
+//! Keyless authentication (seed 001): the AWS role the process runs as is its Snowflake identity,
+//! so there is nothing to store or rotate.
+//!
+//! The credential is an attestation: an STS `GetCallerIdentity` request, signed with SigV4 by the
+//! role's credentials and carrying `X-Snowflake-Audience: snowflakecomputing.com`, serialised as
+//! base64 of `{"url", "method", "headers"}`. It is never sent to AWS; Snowflake sends it to STS,
+//! learns the caller's ARN and finds the service user whose `WORKLOAD_IDENTITY` trusts that role.
+//! Drivers pass it at login (`AUTHENTICATOR = WORKLOAD_IDENTITY`, snowflake-connector-python
+//! `wif_util.create_aws_attestation`); Snowflake's REST APIs take it as
+//! `Authorization: Bearer WIF.AWS.<attestation>` with
+//! `X-Snowflake-Authorization-Token-Type: WORKLOAD_IDENTITY_FEDERATION` (Snowflake docs,
+//! "Authenticating Snowflake REST APIs" / "Workload identity federation"; the connector's REST
+//! telemetry sends the same header). The JWT alternative (STS `GetWebIdentityToken`) needs AWS
+//! outbound identity federation enabled and a newer STS SDK; see README "Authentication".
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4::SigningParams;
+use base64::Engine;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+use tokio::sync::OnceCell;
+
+/// The audience Snowflake requires in the signed request.
+pub const SNOWFLAKE_AUDIENCE: &str = "snowflakecomputing.com";
+
+/// STS accepts a signed request for 15 minutes after its `X-Amz-Date`.
+const SIGNATURE_VALIDITY: Duration = Duration::from_secs(15 * 60);
+
+/// The AWS identity that signs attestations: its credentials and region.
+pub struct AwsWorkloadIdentity {
+    sdk: OnceCell<aws_config::SdkConfig>,
+}
+
+impl fmt::Debug for AwsWorkloadIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AwsWorkloadIdentity")
+    }
+}
+
+/// A signed attestation and the time after which Snowflake can no longer verify it.
+pub(crate) struct Attestation {
+    pub token: SecretString,
+    pub expires_at: SystemTime,
+    pub region: String,
+}
+
+impl AwsWorkloadIdentity {
+    /// The identity the SDK's standard chain finds, loaded on first use (on Lambda: the function's
+    /// execution role and `AWS_REGION`).
+    pub fn from_env() -> Self {
+        Self {
+            sdk: OnceCell::new(),
+        }
+    }
+
+    /// The identity of an SDK configuration's credentials provider and region.
+    pub fn with_config(config: aws_config::SdkConfig) -> Self {
+        Self {
+            sdk: OnceCell::new_with(Some(config)),
+        }
+    }
+
+    /// Signs a fresh attestation with the current role credentials (the SDK refreshes them).
+    pub(crate) async fn attest(&self, now: SystemTime) -> Result<Attestation> {
+        let sdk = self.sdk.get_or_init(aws_config::load_from_env).await;
+        let region = sdk
+            .region()
+            .ok_or_else(|| unavailable("no AWS region is configured (AWS_REGION)"))?
+            .to_string();
+        let provider = sdk
+            .credentials_provider()
+            .ok_or_else(|| unavailable("no AWS credentials provider is configured"))?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| unavailable(format!("the AWS credentials could not be loaded: {e}")))?;
+        let token = attestation(&credentials, &region, now)?;
+        let signature_end = now + SIGNATURE_VALIDITY;
+        let expires_at = credentials
+            .expiry()
+            .map_or(signature_end, |e| e.min(signature_end));
+        Ok(Attestation {
+            token: SecretString::new(format!("WIF.AWS.{token}")),
+            expires_at,
+            region,
+        })
+    }
+}
+
+/// The regional STS host for `region`: Snowflake verifies with the region the request names, and
+/// regional endpoints keep working where the global one is disabled.
+pub fn sts_host(region: &str) -> String {
+    if region.starts_with("cn-") {
+        format!("sts.{region}.amazonaws.com.cn")
+    } else {
+        format!("sts.{region}.amazonaws.com")
+    }
+}
+
+/// base64 of the signed `GetCallerIdentity` request as JSON `{"url", "method", "headers"}`.
+fn attestation(credentials: &Credentials, region: &str, now: SystemTime) -> Result<String> {
+    let host = sts_host(region);
+    let url = format!("https://{host}/?Action=GetCallerIdentity&Version=2011-06-15");
+    let unsigned = [
+        ("host", host.as_str()),
+        ("x-snowflake-audience", SNOWFLAKE_AUDIENCE),
+    ];
+    let identity = credentials.clone().into();
+    let params = SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("sts")
+        .time(now)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| unavailable(format!("signing parameters: {e}")))?
+        .into();
+    let request = SignableRequest::new(
+        "POST",
+        url.as_str(),
+        unsigned.iter().copied(),
+        SignableBody::Bytes(&[]),
+    )
+    .map_err(|e| unavailable(format!("signing: {e}")))?;
+    let (instructions, _signature) = sign(request, &params)
+        .map_err(|e| unavailable(format!("signing: {e}")))?
+        .into_parts();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in unsigned.iter().copied().chain(instructions.headers()) {
+        headers.insert(name.to_string(), value.into());
+    }
+    let document = serde_json::json!({"url": url, "method": "POST", "headers": headers});
+    Ok(base64::engine::general_purpose::STANDARD.encode(document.to_string()))
+}
+
+fn unavailable(reason: impl Into<String>) -> Error {
+    Error::AwsIdentityUnavailable {
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(token: &str) -> serde_json::Value {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn signs_a_regional_get_caller_identity_for_snowflake() {
+        let credentials = Credentials::new(
+            "ASIAEXAMPLE",
+            "secret-key",
+            Some("session".into()),
+            None,
+            "test",
+        );
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let doc = decode(&attestation(&credentials, "eu-west-1", now).unwrap());
+        assert_eq!(
+            doc["url"],
+            "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
+        );
+        assert_eq!(doc["method"], "POST");
+        let headers = doc["headers"].as_object().unwrap();
+        assert_eq!(headers["host"], "sts.eu-west-1.amazonaws.com");
+        assert_eq!(headers["x-snowflake-audience"], SNOWFLAKE_AUDIENCE);
+        assert_eq!(headers["x-amz-date"], "20231114T221320Z");
+        assert_eq!(headers["x-amz-security-token"], "session");
+        let authorization = headers["authorization"].as_str().unwrap();
+        assert!(
+            authorization.starts_with(
+                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20231114/eu-west-1/sts/aws4_request, \
+                 SignedHeaders=host;x-amz-date;x-amz-security-token;x-snowflake-audience, Signature="
+            ),
+            "{authorization}"
+        );
+        assert!(!doc.to_string().contains("secret-key"));
+    }
+
+    #[test]
+    fn china_regions_use_their_partition_host() {
+        assert_eq!(sts_host("cn-north-1"), "sts.cn-north-1.amazonaws.com.cn");
+        assert_eq!(sts_host("us-gov-west-1"), "sts.us-gov-west-1.amazonaws.com");
+    }
+}
