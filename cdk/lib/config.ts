@@ -4,8 +4,26 @@
 import * as path from 'node:path';
 import { Node } from 'constructs';
 
-/** `keypair`: JWT from a key in a Secrets Manager secret; `keyless`: workload identity federation. */
-export type AuthMode = 'keypair' | 'keyless';
+/**
+ * `secret`: the credential is in a Secrets Manager secret (a key pair, a programmatic access token or
+ * an External OAuth token: the secret's `authenticator` field says which; the stack is the same for
+ * all three). `keyless`: workload identity federation, each function authenticates as its IAM role.
+ * The context also accepts `keypair`, the old name of `secret`.
+ */
+export type AuthMode = 'secret' | 'keyless';
+
+/** Keyless mode: the connection settings the secret carries in secret mode (none is a credential). */
+export interface SnowflakeConnectionConfig {
+  /** SNOWFLAKE_ACCOUNT: the account identifier, e.g. `myorg-myacct` or `xy12345.us-east-2`. */
+  readonly account: string;
+  /** SNOWFLAKE_USER, optional: only for the functions' logs (Snowflake finds the user by the role ARN). */
+  readonly user?: string;
+  /** SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA. */
+  readonly role: string;
+  readonly warehouse: string;
+  readonly database: string;
+  readonly schema: string;
+}
 
 /** The optional IAM role Snowflake assumes for a Glue catalog integration and an external volume. */
 export interface SnowflakeIntegrationConfig {
@@ -25,11 +43,13 @@ export interface PostEtlConfig {
   readonly account?: string;
   readonly region?: string;
   readonly authMode: AuthMode;
-  /** keypair only: the Snowflake secret's name or complete ARN (exactly one). */
+  /** secret only: the Snowflake secret's name or complete ARN (exactly one). */
   readonly secretName?: string;
   readonly secretArn?: string;
-  /** keypair only, optional: the customer-managed KMS key that encrypts the secret. */
+  /** secret only, optional: the customer-managed KMS key that encrypts the secret. */
   readonly secretKmsKeyArn?: string;
+  /** keyless only: account, user, role, warehouse, database and schema for the functions' environment. */
+  readonly snowflake?: SnowflakeConnectionConfig;
   /** Absolute path of the pipeline config; the SQL files it names are relative to it. */
   readonly pipelineConfigPath: string;
   readonly alertEmail?: string;
@@ -50,6 +70,12 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
 const IAM_USER_ARN = /^arn:aws[a-z-]*:iam::\d{12}:user\/[\w/+=,.@-]+$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** An account identifier: `myorg-myacct`, `myorg.myacct`, `xy12345`, `xy12345.us-east-2.aws`, ... */
+const SNOWFLAKE_ACCOUNT = /^(?=.{1,255}$)[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$/;
+/** An unquoted Snowflake identifier. */
+const SNOWFLAKE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,254}$/;
+/** A login name: only logged, and may be an email address, so a little wider than an identifier. */
+const SNOWFLAKE_USER = /^[A-Za-z0-9_$@.-]{1,255}$/;
 
 /** Reads and checks the settings; throws one error naming every problem. */
 export function configFromContext(node: Node): PostEtlConfig {
@@ -68,20 +94,46 @@ export function configFromContext(node: Node): PostEtlConfig {
     return value;
   };
 
-  const authMode = (get('authMode') ?? 'keypair') as AuthMode;
-  if (authMode !== 'keypair' && authMode !== 'keyless') {
-    problems.push(`authMode: ${JSON.stringify(authMode)} is neither "keypair" nor "keyless"`);
+  // `keypair` is the old name of `secret`, kept so existing contexts still work.
+  const givenAuthMode = get('authMode') ?? 'secret';
+  const authMode = (givenAuthMode === 'keypair' ? 'secret' : givenAuthMode) as AuthMode;
+  if (authMode !== 'secret' && authMode !== 'keyless') {
+    problems.push(`authMode: ${JSON.stringify(givenAuthMode)} is neither "secret" (or its old name "keypair") nor "keyless"`);
   }
 
+  // Each mode reads only its own keys and ignores the other mode's (cdk.json keeps secretName while
+  // -c authMode=keyless is tried, and keyless settings may stay there when switching back).
   let secretName: string | undefined;
   let secretArn: string | undefined;
   let secretKmsKeyArn: string | undefined;
-  if (authMode === 'keypair') {
+  if (authMode === 'secret') {
     secretArn = check('secretArn', get('secretArn'), SECRET_ARN, 'a complete Secrets Manager secret ARN (with its 6-character suffix)');
     // An ARN wins over a name, so `-c secretArn=...` overrides the name in cdk.json.
     secretName = secretArn ? undefined : check('secretName', get('secretName'), SECRET_NAME, 'a secret name');
-    if (!secretArn && !secretName) problems.push('authMode keypair needs secretName or secretArn');
+    if (!secretArn && !secretName) problems.push('authMode secret needs secretName or secretArn');
     secretKmsKeyArn = check('secretKmsKeyArn', get('secretKmsKeyArn'), KMS_KEY_ARN, 'a KMS key ARN');
+  }
+
+  let snowflake: SnowflakeConnectionConfig | undefined;
+  if (authMode === 'keyless') {
+    const required = (key: string, pattern: RegExp, what: string) => {
+      const value = check(key, get(key), pattern, what);
+      if (value === undefined && !problems.some((p) => p.startsWith(`${key}:`))) {
+        problems.push(`authMode keyless needs ${key} (${what})`);
+      }
+      return value;
+    };
+    const identifier = 'an unquoted Snowflake identifier (letters, digits, _ and $, not starting with a digit or $)';
+    const account = required('snowflakeAccount', SNOWFLAKE_ACCOUNT,
+      'a Snowflake account identifier such as myorg-myacct or xy12345.us-east-2');
+    const user = check('snowflakeUser', get('snowflakeUser'), SNOWFLAKE_USER, 'a Snowflake login name');
+    const role = required('snowflakeRole', SNOWFLAKE_IDENTIFIER, identifier);
+    const warehouse = required('snowflakeWarehouse', SNOWFLAKE_IDENTIFIER, identifier);
+    const database = required('snowflakeDatabase', SNOWFLAKE_IDENTIFIER, identifier);
+    const schema = required('snowflakeSchema', SNOWFLAKE_IDENTIFIER, identifier);
+    if (account && role && warehouse && database && schema) {
+      snowflake = { account, user, role, warehouse, database, schema };
+    }
   }
 
   const privateLink = get('snowflakePrivateLink') ?? 'false';
@@ -112,6 +164,7 @@ export function configFromContext(node: Node): PostEtlConfig {
     secretName,
     secretArn,
     secretKmsKeyArn,
+    snowflake,
     pipelineConfigPath: path.resolve(CDK_DIR, get('pipelineConfigPath') ?? DEFAULT_PIPELINE_CONFIG),
     alertEmail: check('alertEmail', get('alertEmail'), EMAIL, 'an email address'),
     snowflakeBaseUrl: baseUrl,

@@ -51,11 +51,14 @@ export class PostEtlStack extends Stack {
       description: 'postetl pipeline config: /opt/postetl/pipelines.toml and /opt/postetl/sql/',
     });
 
-    // Snowflake credentials: a secret that exists already (never created here, never holding a
-    // value in this app), read through the Parameters and Secrets extension. Keyless mode: none.
+    // Snowflake credentials. Secret mode: a secret that exists already (never created here, never
+    // holding a value in this app), read through the Parameters and Secrets extension; whether it
+    // holds a key pair, a programmatic access token or an OAuth token changes nothing here.
+    // Keyless mode: none; each function signs an STS GetCallerIdentity request with its role's
+    // credentials and Snowflake, not the function, sends it to STS, so no permission is needed.
     let secret: secretsmanager.ISecret | undefined;
     let secretArnForPolicy: string | undefined;
-    if (config.authMode === 'keypair') {
+    if (config.authMode === 'secret') {
       if (config.secretArn) {
         secret = secretsmanager.Secret.fromSecretCompleteArn(this, 'SnowflakeSecret', config.secretArn);
         secretArnForPolicy = secret.secretArn;
@@ -72,13 +75,22 @@ export class PostEtlStack extends Stack {
       })
       : undefined;
 
+    // The same environment for every function: the shared bootstrap reads it in plan too, which
+    // gets no permission to read the secret and is not registered with Snowflake.
     const environment: Record<string, string> = { POSTETL_CONFIG: CONFIG_PATH_IN_LAMBDA };
     if (secret) {
-      // The name or ARN, never the value; plan needs it set too (the shared bootstrap reads it)
-      // but gets no permission to read the secret.
+      // The name or ARN, never the value.
       environment.POSTETL_SECRET_ID = config.secretArn ?? config.secretName!;
     } else {
+      // What the secret carries besides the credential; validated, and none of it is secret.
+      const sf = config.snowflake!;
       environment.SNOWFLAKE_AUTH = 'workload_identity';
+      environment.SNOWFLAKE_ACCOUNT = sf.account;
+      if (sf.user) environment.SNOWFLAKE_USER = sf.user;
+      environment.SNOWFLAKE_ROLE = sf.role;
+      environment.SNOWFLAKE_WAREHOUSE = sf.warehouse;
+      environment.SNOWFLAKE_DATABASE = sf.database;
+      environment.SNOWFLAKE_SCHEMA = sf.schema;
     }
     if (config.snowflakeBaseUrl) environment.SNOWFLAKE_BASE_URL = config.snowflakeBaseUrl;
     if (config.snowflakePrivateLink) environment.SNOWFLAKE_PRIVATE_LINK = 'true';

@@ -5,17 +5,17 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { CDK_DIR, configFromContext, REPO_DIR } from '../lib/config';
 import { readPipelineConfig } from '../lib/pipelines';
-import { tempPipelineConfig } from './helpers';
+import { KEYLESS, tempPipelineConfig } from './helpers';
 
 const fromContext = (context: Record<string, unknown>) => configFromContext(new App({ context }).node);
 
 describe('context', () => {
-  test('cdk.json: keypair with the secret name, the repository pipeline config', () => {
+  test('cdk.json: secret mode with the secret name, the repository pipeline config', () => {
     const cdkJson = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'cdk.json'), 'utf8'));
     expect(cdkJson.app).toBe('npx ts-node --prefer-ts-exts bin/postetl.ts');
     const config = fromContext(cdkJson.context);
     expect(config).toEqual({
-      authMode: 'keypair',
+      authMode: 'secret',
       secretName: 'postetl/snowflake',
       pipelineConfigPath: path.join(REPO_DIR, 'statemachine', 'pipelines.toml'),
       snowflakePrivateLink: false,
@@ -42,7 +42,7 @@ describe('context', () => {
     expect(config).toEqual({
       account: '123456789012',
       region: 'eu-central-1',
-      authMode: 'keypair',
+      authMode: 'secret',
       secretArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:postetl/snowflake-AbC123',
       secretKmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       pipelineConfigPath: '/etc/postetl/prod.toml',
@@ -59,17 +59,86 @@ describe('context', () => {
     });
   });
 
-  test('keyless needs no secret and keeps none', () => {
-    expect(fromContext({ authMode: 'keyless', secretName: 'postetl/snowflake' })).toEqual({
+  test('keypair is the old name of secret: both read the same, and secret is the default', () => {
+    const expected = fromContext({ authMode: 'secret', secretName: 'postetl/snowflake' });
+    expect(expected.authMode).toBe('secret');
+    expect(fromContext({ authMode: 'keypair', secretName: 'postetl/snowflake' })).toEqual(expected);
+    expect(fromContext({ secretName: 'postetl/snowflake' })).toEqual(expected);
+  });
+
+  test('keyless: the Snowflake connection settings, no secret kept', () => {
+    const secretKeys = {
+      secretName: 'postetl/snowflake',
+      secretArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:postetl/snowflake-AbC123',
+      secretKmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    };
+    expect(fromContext({ ...KEYLESS, ...secretKeys })).toEqual({
       authMode: 'keyless',
+      snowflake: {
+        account: 'myorg-myacct',
+        user: 'POSTETL_SVC',
+        role: 'POSTETL',
+        warehouse: 'POSTETL_WH',
+        database: 'ANALYTICS',
+        schema: 'CORE',
+      },
       pipelineConfigPath: path.join(REPO_DIR, 'statemachine', 'pipelines.toml'),
       snowflakePrivateLink: false,
     });
   });
 
+  test('keyless: the user is optional; account forms; identifiers as given', () => {
+    const { snowflakeUser: _, ...withoutUser } = KEYLESS;
+    expect(fromContext(withoutUser).snowflake!.user).toBeUndefined();
+    for (const account of ['myorg-myacct', 'myorg.myacct', 'MYORG-MY_ACCT', 'xy12345', 'xy12345.us-east-2',
+      'xy12345.us-east-2.aws', 'xy12345.us-east-1.privatelink']) {
+      expect(fromContext({ ...KEYLESS, snowflakeAccount: account }).snowflake!.account).toBe(account);
+    }
+    expect(fromContext({
+      ...KEYLESS, snowflakeUser: 'postetl@example.com', snowflakeRole: '_r$1', snowflakeSchema: 'core',
+    }).snowflake).toMatchObject({ user: 'postetl@example.com', role: '_r$1', schema: 'core' });
+    expect(fromContext({ ...KEYLESS, snowflakeSchema: 'S'.repeat(255) }).snowflake!.schema).toHaveLength(255);
+    expect(() => fromContext({ ...KEYLESS, snowflakeSchema: 'S'.repeat(256) })).toThrow(/snowflakeSchema: .* is not an unquoted Snowflake identifier/);
+  });
+
+  test('secret mode ignores the keyless settings: not checked, not kept', () => {
+    const config = fromContext({
+      secretName: 'postetl/snowflake',
+      snowflakeAccount: 'not an account',
+      snowflakeRole: '1BAD',
+      snowflakeWarehouse: 'POSTETL_WH',
+    });
+    expect(config.authMode).toBe('secret');
+    expect(config.snowflake).toBeUndefined();
+  });
+
+  test('keyless: every missing setting is reported at once', () => {
+    expect(() => fromContext({ authMode: 'keyless', snowflakeUser: 'POSTETL_SVC' })).toThrow(new RegExp([
+      'authMode keyless needs snowflakeAccount',
+      'authMode keyless needs snowflakeRole',
+      'authMode keyless needs snowflakeWarehouse',
+      'authMode keyless needs snowflakeDatabase',
+      'authMode keyless needs snowflakeSchema',
+    ].join('[\\s\\S]*')));
+  });
+
   test.each([
     [{ authMode: 'password', secretName: 'x' }, /authMode: "password" is neither/],
-    [{}, /authMode keypair needs secretName or secretArn/],
+    [{ authMode: 'Secret', secretName: 'x' }, /authMode: "Secret" is neither "secret" \(or its old name "keypair"\) nor "keyless"/],
+    [{}, /authMode secret needs secretName or secretArn/],
+    [{ authMode: 'keypair' }, /authMode secret needs secretName or secretArn/],
+    [{ ...KEYLESS, snowflakeAccount: 'https://myorg-myacct.snowflakecomputing.com' }, /snowflakeAccount: .* is not a Snowflake account identifier/],
+    [{ ...KEYLESS, snowflakeAccount: 'myorg myacct' }, /snowflakeAccount: .* is not a Snowflake account identifier/],
+    [{ ...KEYLESS, snowflakeAccount: 'myorg..myacct' }, /snowflakeAccount/],
+    [{ ...KEYLESS, snowflakeAccount: '-myorg' }, /snowflakeAccount/],
+    [{ ...KEYLESS, snowflakeAccount: "x'; DROP USER y; --" }, /snowflakeAccount/],
+    [{ ...KEYLESS, snowflakeUser: 'has space' }, /snowflakeUser: .* is not a Snowflake login name/],
+    [{ ...KEYLESS, snowflakeRole: '1ROLE' }, /snowflakeRole: "1ROLE" is not an unquoted Snowflake identifier/],
+    [{ ...KEYLESS, snowflakeWarehouse: 'MY-WH' }, /snowflakeWarehouse: "MY-WH" is not an unquoted Snowflake identifier/],
+    [{ ...KEYLESS, snowflakeDatabase: '"Quoted"' }, /snowflakeDatabase/],
+    [{ ...KEYLESS, snowflakeSchema: 'ANALYTICS.CORE' }, /snowflakeSchema/],
+    [{ ...KEYLESS, snowflakeRole: { name: 'POSTETL' } }, /snowflakeRole: expected a string/],
+    [{ ...KEYLESS, snowflakeRole: '$ROLE', snowflakeDatabase: '' }, /snowflakeRole: .* is not[\s\S]*authMode keyless needs snowflakeDatabase/],
     [{ secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:postetl/snowflake' }, /secretArn: .* is not a complete Secrets Manager secret ARN/],
     [{ secretName: 'has spaces' }, /secretName: .* is not a secret name/],
     [{ secretName: 'x', snowflakeIamUserArn: 'arn:aws:iam::999988887777:user/u' }, /needs snowflakeExternalId[\s\S]*needs lakeBucket/],

@@ -13,6 +13,17 @@ import { PostEtlStack } from '../lib/postetl-stack';
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
 
+/** A complete keyless context (authMode and the Snowflake connection settings). */
+export const KEYLESS = {
+  authMode: 'keyless',
+  snowflakeAccount: 'myorg-myacct',
+  snowflakeUser: 'POSTETL_SVC',
+  snowflakeRole: 'POSTETL',
+  snowflakeWarehouse: 'POSTETL_WH',
+  snowflakeDatabase: 'ANALYTICS',
+  snowflakeSchema: 'CORE',
+} as const;
+
 export interface Synth {
   app: App;
   stack: PostEtlStack;

@@ -1,7 +1,7 @@
 // Least privilege: the exact policy of every role the stack creates, in both auth modes.
 
 import { STEPS } from '../lib/step-lambda';
-import { ACCOUNT, REGION, allStatements, glueArn, resources, roleStatements, synth, Synth, tempPipelineConfig } from './helpers';
+import { ACCOUNT, KEYLESS, REGION, allStatements, glueArn, resources, roleStatements, synth, Synth, tempPipelineConfig } from './helpers';
 
 const SECRET_BY_NAME = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:postetl/snowflake-??????';
 const XRAY = { Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' };
@@ -29,7 +29,7 @@ function expectLambdaTrustOnly(s: Synth, roleId: string) {
   expect(role.Policies).toBeUndefined();
 }
 
-describe('keypair mode (secret by name)', () => {
+describe('secret mode (secret by name)', () => {
   let s: Synth;
   beforeAll(() => {
     s = synth();
@@ -144,7 +144,7 @@ describe('keypair mode (secret by name)', () => {
   });
 });
 
-describe('keypair mode (secret by ARN, customer-managed key)', () => {
+describe('secret mode (secret by ARN, customer-managed key)', () => {
   const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/postetl/snowflake-AbC123';
   const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -167,8 +167,10 @@ describe('keypair mode (secret by ARN, customer-managed key)', () => {
 
 describe('keyless mode', () => {
   let s: Synth;
+  let secretMode: Synth;
   beforeAll(() => {
-    s = synth({ authMode: 'keyless' });
+    s = synth(KEYLESS);
+    secretMode = synth();
   });
 
   test('no secret permission anywhere, no extension layer, SNOWFLAKE_AUTH=workload_identity', () => {
@@ -187,12 +189,37 @@ describe('keyless mode', () => {
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
 
+  test('each step role: exactly its secret-mode policy without the secret statements; nothing added', () => {
+    // The function signs STS GetCallerIdentity but never calls STS (Snowflake does), and that call
+    // needs no permission: keyless adds no statement.
+    const withoutSecret = (x: Synth, stepId: string) => (roleStatements(x, x.id(x.stack.steps[stepId].role)) as any[])
+      .filter((st) => !/^(secretsmanager|kms):/.test(String(st.Action)));
+    for (const spec of STEPS) {
+      // The same construct ids in both modes, so the same logical ids.
+      expect([spec.id, roleStatements(s, s.id(s.stack.steps[spec.id].role))])
+        .toEqual([spec.id, withoutSecret(secretMode, spec.id)]);
+    }
+  });
+
+  test('no STS permission in any identity policy; trust policies only let services assume roles', () => {
+    for (const p of Object.values(resources(s, 'AWS::IAM::Policy'))) {
+      expect(JSON.stringify(p.Properties.PolicyDocument)).not.toMatch(/sts:/);
+    }
+    for (const [id, role] of Object.entries(resources(s, 'AWS::IAM::Role'))) {
+      expect(role.Properties.Policies).toBeUndefined();
+      for (const st of role.Properties.AssumeRolePolicyDocument.Statement) {
+        expect([id, st.Action, Object.keys(st.Principal)]).toEqual([id, 'sts:AssumeRole', ['Service']]);
+      }
+    }
+  });
+
   test('the role ARNs to register as workload identities are stack outputs', () => {
     const outputs = s.json.Outputs ?? {};
     for (const spec of STEPS.filter((x) => x.snowflake)) {
       expect(outputs[`${spec.id}RoleArn`].Value).toEqual({ 'Fn::GetAtt': [s.id(s.stack.steps[spec.id].role), 'Arn'] });
     }
     expect(outputs.PlanRoleArn).toBeUndefined();
+    expect(Object.keys(secretMode.json.Outputs ?? {}).filter((k) => k.endsWith('RoleArn'))).toEqual([]);
   });
 });
 

@@ -32,7 +32,8 @@ const SIGNATURE_VALIDITY: Duration = Duration::from_secs(15 * 60);
 
 /// The AWS identity that signs attestations: its credentials and region.
 pub struct AwsWorkloadIdentity {
-    sdk: OnceCell<aws_config::SdkConfig>,
+    // Boxed: an SdkConfig is large, and most processes hold the other kind of credentials.
+    sdk: OnceCell<Box<aws_config::SdkConfig>>,
 }
 
 impl fmt::Debug for AwsWorkloadIdentity {
@@ -60,13 +61,16 @@ impl AwsWorkloadIdentity {
     /// The identity of an SDK configuration's credentials provider and region.
     pub fn with_config(config: aws_config::SdkConfig) -> Self {
         Self {
-            sdk: OnceCell::new_with(Some(config)),
+            sdk: OnceCell::new_with(Some(Box::new(config))),
         }
     }
 
     /// Signs a fresh attestation with the current role credentials (the SDK refreshes them).
     pub(crate) async fn attest(&self, now: SystemTime) -> Result<Attestation> {
-        let sdk = self.sdk.get_or_init(aws_config::load_from_env).await;
+        let sdk = self
+            .sdk
+            .get_or_init(|| async { Box::new(aws_config::load_from_env().await) })
+            .await;
         let region = sdk
             .region()
             .ok_or_else(|| unavailable("no AWS region is configured (AWS_REGION)"))?
