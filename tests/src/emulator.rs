@@ -2,6 +2,7 @@
 
 use crate::process::ServerProcess;
 use serde_json::{Value, json};
+use snowflake::SecretString;
 use std::process::Command;
 use url::Url;
 
@@ -14,6 +15,47 @@ pub struct Emulator {
 
 /// A fault the emulator injects, in its admin API's JSON form.
 pub struct Fault(pub Value);
+
+/// AWS session credentials for a role, as Lambda hands them to a function.
+pub struct AwsRoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: SecretString,
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`: who STS says the caller is.
+    pub assumed_role_arn: String,
+}
+
+impl AwsRoleCredentials {
+    /// An SDK configuration signing with these credentials in `region`.
+    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(aws_sdk_glue::config::Credentials::new(
+                &self.access_key_id,
+                self.secret_access_key.expose(),
+                Some(self.session_token.expose().to_string()),
+                None,
+                "emulator-sts",
+            ))
+            .load()
+            .await
+    }
+
+    /// The environment variables Lambda sets for a function's role.
+    pub fn lambda_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID".into(), self.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY".into(),
+                self.secret_access_key.expose().to_string(),
+            ),
+            (
+                "AWS_SESSION_TOKEN".into(),
+                self.session_token.expose().to_string(),
+            ),
+        ]
+    }
+}
 
 impl Fault {
     /// Answer `status` on the next `times` calls of kind `on` ("submit", "poll", "cancel", "any").
@@ -96,6 +138,93 @@ impl Emulator {
             Some(json!({"account": account, "user": user, "public_keys": public_keys})),
         )
         .await
+    }
+
+    /// Sets both key slots of a user (RSA_PUBLIC_KEY, RSA_PUBLIC_KEY_2); `None` unsets a slot.
+    pub async fn set_keys(
+        &self,
+        account: &str,
+        user: &str,
+        rsa_public_key: Option<&str>,
+        rsa_public_key_2: Option<&str>,
+    ) -> Value {
+        self.admin_post(
+            "_emulator/users/keys",
+            json!({"account": account, "user": user,
+                   "rsa_public_key": rsa_public_key, "rsa_public_key_2": rsa_public_key_2}),
+        )
+        .await
+    }
+
+    /// ALTER USER .. ADD PROGRAMMATIC ACCESS TOKEN: the token's secret, shown once.
+    pub async fn add_pat(&self, account: &str, user: &str, name: &str) -> SecretString {
+        let v = self
+            .admin_post(
+                "_emulator/users/pat",
+                json!({"account": account, "user": user, "name": name}),
+            )
+            .await;
+        SecretString::new(v["token"].as_str().expect("a token").to_string())
+    }
+
+    /// ALTER USER .. REMOVE PROGRAMMATIC ACCESS TOKEN.
+    pub async fn remove_pat(&self, account: &str, user: &str, name: &str) {
+        self.admin_post(
+            "_emulator/users/pat/remove",
+            json!({"account": account, "user": user, "name": name}),
+        )
+        .await;
+    }
+
+    /// ALTER USER .. ADD WORKLOAD IDENTITY (TYPE = AWS ARN = ..).
+    pub async fn trust_aws_role(&self, account: &str, user: &str, arn: &str) {
+        self.admin_post(
+            "_emulator/users/workload_identities",
+            json!({"account": account, "user": user, "add": {"type": "AWS", "arn": arn}}),
+        )
+        .await;
+    }
+
+    /// Session credentials for `role_arn` from the emulator's STS stand-in (what Lambda gets for
+    /// the function's role); the emulator verifies attestations signed with them.
+    pub async fn aws_role_credentials(&self, role_arn: &str) -> AwsRoleCredentials {
+        let v = self
+            .admin_post("_emulator/aws/credentials", json!({"roleArn": role_arn}))
+            .await;
+        let field = |name: &str| v[name].as_str().expect(name).to_string();
+        AwsRoleCredentials {
+            access_key_id: field("accessKeyId"),
+            secret_access_key: SecretString::new(field("secretAccessKey")),
+            session_token: SecretString::new(field("sessionToken")),
+            assumed_role_arn: field("arn"),
+        }
+    }
+
+    /// CREATE SECURITY INTEGRATION .. TYPE = EXTERNAL_OAUTH, trusting `public_pem` for `issuer`.
+    pub async fn add_external_oauth(
+        &self,
+        account: &str,
+        issuer: &str,
+        audience: &str,
+        public_pem: &str,
+    ) {
+        self.admin_post(
+            "_emulator/oauth/integrations",
+            json!({"name": "POSTETL_IDP", "account": account, "issuer": issuer,
+                   "audiences": [audience], "publicKey": public_pem}),
+        )
+        .await;
+    }
+
+    /// Requests the emulator answered 401, in order.
+    pub async fn rejected_requests(&self) -> Vec<Value> {
+        self.log().await["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == 401)
+            .cloned()
+            .collect()
     }
 
     /// Runs SQL directly (fixtures, assertions); returns the rows as JSON values.

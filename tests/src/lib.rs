@@ -10,7 +10,7 @@ pub mod workflow;
 pub mod world;
 
 pub use aws::{FUNCTIONS, Lambdas, LocalAws};
-pub use emulator::{Emulator, Fault};
+pub use emulator::{AwsRoleCredentials, Emulator, Fault};
 pub use extension::SecretsExtension;
 pub use keys::TestKey;
 

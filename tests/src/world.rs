@@ -19,12 +19,27 @@ pub const SECRET_ID: &str = "postetl/snowflake";
 /// Which build of the Lambda binaries runs, given their environment.
 type LambdaBuild = fn(Vec<(String, String)>) -> Lambdas;
 
+/// The role the Lambdas run as in keyless worlds (one role for all functions here).
+pub const LAMBDA_ROLE: &str = "arn:aws:iam::123456789012:role/postetl-steps";
+
+/// How the Lambdas authenticate to Snowflake.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LambdaAuth {
+    /// The key pair in the Secrets Manager secret `SECRET_ID`.
+    Secret,
+    /// Workload identity federation as `LAMBDA_ROLE`, with credentials from the emulator's STS
+    /// stand-in; no Snowflake user trusts the role until the test says so.
+    Keyless,
+}
+
 pub struct World {
     pub emulator: Emulator,
     pub aws: LocalAws,
     pub glue: aws_sdk_glue::Client,
     pub env: Env,
     pub key: TestKey,
+    /// The Lambdas' role credentials in a keyless world.
+    pub role: Option<crate::AwsRoleCredentials>,
     /// The config the Lambdas run with: the sample, with a one-second poll interval.
     pub config_path: std::path::PathBuf,
 }
@@ -52,32 +67,61 @@ impl World {
     /// Starts the emulator and local AWS and lays out the sample pipeline's objects; the lake
     /// holds a first Glue snapshot of orders and customers, the modelled tables are empty.
     pub async fn start() -> Self {
-        Self::build(None, None).await
+        Self::build(None, LambdaAuth::Secret, None).await
     }
 
     /// Also runs the real Lambda binaries behind local Step Functions; their logs go to `log`.
     pub async fn with_lambdas(log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::debug_build), log).await
+        Self::build(Some(Lambdas::debug_build), LambdaAuth::Secret, log).await
+    }
+
+    /// With the Lambdas authenticating as `auth` says.
+    pub async fn with_lambdas_using(auth: LambdaAuth, log: Option<std::path::PathBuf>) -> Self {
+        Self::build(Some(Lambdas::debug_build), auth, log).await
     }
 
     /// With the release binaries, for benchmarks.
     pub async fn with_release_lambdas(log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::release_build), log).await
+        Self::build(Some(Lambdas::release_build), LambdaAuth::Secret, log).await
     }
 
-    async fn build(lambdas: Option<LambdaBuild>, log: Option<std::path::PathBuf>) -> Self {
+    async fn build(
+        lambdas: Option<LambdaBuild>,
+        auth: LambdaAuth,
+        log: Option<std::path::PathBuf>,
+    ) -> Self {
         let emulator = Emulator::start();
         let config_path = test_config();
+        let role = match auth {
+            LambdaAuth::Keyless => Some(emulator.aws_role_credentials(LAMBDA_ROLE).await),
+            LambdaAuth::Secret => None,
+        };
         let aws = if let Some(lambdas) = lambdas {
-            let env = vec![
+            let mut env = vec![
                 (
                     "POSTETL_CONFIG".to_string(),
                     config_path.display().to_string(),
                 ),
-                ("POSTETL_SECRET_ID".to_string(), SECRET_ID.to_string()),
                 ("SNOWFLAKE_BASE_URL".to_string(), emulator.url().to_string()),
                 ("RUST_LOG".to_string(), "info".to_string()),
             ];
+            match &role {
+                None => env.push(("POSTETL_SECRET_ID".to_string(), SECRET_ID.to_string())),
+                Some(role) => {
+                    // As CDK configures keyless functions: settings, no secret.
+                    for (name, value) in [
+                        ("SNOWFLAKE_AUTH", "workload_identity"),
+                        ("SNOWFLAKE_ACCOUNT", ACCOUNT),
+                        ("SNOWFLAKE_ROLE", "POSTETL"),
+                        ("SNOWFLAKE_WAREHOUSE", "POSTETL_WH"),
+                        ("SNOWFLAKE_DATABASE", "ANALYTICS"),
+                        ("SNOWFLAKE_SCHEMA", "PUBLIC"),
+                    ] {
+                        env.push((name.to_string(), value.to_string()));
+                    }
+                    env.extend(role.lambda_env());
+                }
+            }
             let mut lambdas = lambdas(env);
             lambdas.log = log;
             LocalAws::start_with(Some(&lambdas), None)
@@ -154,6 +198,7 @@ impl World {
             glue,
             env: Env::new(config, client),
             key,
+            role,
             config_path,
         };
         world

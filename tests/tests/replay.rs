@@ -2,8 +2,9 @@
 //! Functions (moto's ASL interpreter), with the real Lambda binaries, local Glue and Secrets
 //! Manager, and the Snowflake emulator. Driven only through the Step Functions API.
 
+use postetl_tests::TestKey;
 use postetl_tests::workflow::{Finished, Workflow};
-use postetl_tests::world::World;
+use postetl_tests::world::{ACCOUNT, LAMBDA_ROLE, LambdaAuth, SECRET_ID, USER, World};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -16,9 +17,20 @@ fn example(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The sample Glue event for another job run.
+fn glue_run(job_run_id: &str) -> Value {
+    let mut event = example("glue-succeeded.json");
+    event["detail"]["jobRunId"] = json!(job_run_id);
+    event
+}
+
 async fn world() -> (World, Workflow) {
+    world_using(LambdaAuth::Secret).await
+}
+
+async fn world_using(auth: LambdaAuth) -> (World, Workflow) {
     let log = std::env::temp_dir().join(format!("postetl-lambdas-{}.log", std::process::id()));
-    let world = World::with_lambdas(Some(log)).await;
+    let world = World::with_lambdas_using(auth, Some(log)).await;
     let workflow = Workflow::deploy(&world.aws).await;
     (world, workflow)
 }
@@ -323,5 +335,128 @@ async fn runs_of_one_pipeline_queue_and_a_waiting_run_is_superseded_by_a_newer_o
     assert!(
         a_span.1 <= c_span.0,
         "run-a {a_span:?} and run-c {c_span:?} overlap"
+    );
+}
+
+#[tokio::test]
+async fn warm_lambdas_pick_up_a_rotated_key_after_one_401() {
+    let (world, workflow) = world().await;
+    let e = &world.emulator;
+    let execution = workflow.start("before", &glue_run("jr_before")).await;
+    let finished = workflow.wait(&execution, LIMIT).await;
+    assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
+    assert!(e.rejected_requests().await.is_empty());
+
+    // Rotation while the Lambdas are warm and hold JWTs of the old key: RSA_PUBLIC_KEY_2 gets the
+    // new key, the secret moves to it, RSA_PUBLIC_KEY is unset.
+    let new = TestKey::generate();
+    e.set_keys(
+        "XY12345",
+        "SVC_POSTETL",
+        Some(&world.key.public_pem),
+        Some(&new.public_pem),
+    )
+    .await;
+    aws_sdk_secretsmanager::Client::new(&world.aws.sdk_config().await)
+        .put_secret_value()
+        .secret_id(SECRET_ID)
+        .secret_string(new.secret_json(ACCOUNT, USER, None).expose())
+        .send()
+        .await
+        .unwrap();
+    let slots = e
+        .set_keys("XY12345", "SVC_POSTETL", None, Some(&new.public_pem))
+        .await;
+    world
+        .glue_writes_orders(
+            2,
+            &[(1, 100, "NEW", "10.00", 600), (3, 102, "NEW", "5.00", 30)],
+        )
+        .await;
+    let execution = workflow.start("after", &glue_run("jr_after")).await;
+    let finished = workflow.wait(&execution, LIMIT).await;
+    assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
+    let rejected = e.rejected_requests().await;
+    assert!(
+        !rejected.is_empty(),
+        "the warm Lambdas' old tokens were refused"
+    );
+    assert!(
+        rejected.iter().all(|r| r["code"] == "390144"),
+        "{rejected:?}"
+    );
+    assert_eq!(
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.CORE.ORDERS").await[0][0],
+        3
+    );
+
+    // A botched rotation: the secret's key matches neither registered key. The run fails by name,
+    // and the cause says which key was sent.
+    let stranger = TestKey::generate();
+    e.set_keys("XY12345", "SVC_POSTETL", Some(&stranger.public_pem), None)
+        .await;
+    let execution = workflow.start("botched", &glue_run("jr_botched")).await;
+    let finished = workflow.wait(&execution, LIMIT).await;
+    assert_eq!(finished.status, "FAILED");
+    assert_eq!(
+        finished.error.as_deref(),
+        Some("Snowflake.Unauthorized"),
+        "{finished:?}"
+    );
+    let cause = finished.cause.clone().unwrap_or_default();
+    let sent = slots["rsa_public_key_2_fp"].as_str().unwrap();
+    assert!(
+        cause.contains(sent) && cause.contains("RSA_PUBLIC_KEY_2_FP"),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn keyless_lambdas_run_once_snowflake_trusts_their_role() {
+    let (world, workflow) = world_using(LambdaAuth::Keyless).await;
+    let e = &world.emulator;
+    let role = world.role.as_ref().unwrap();
+
+    // Seed 001, part I: the role is verified, but no Snowflake user trusts it yet.
+    let execution = workflow.start("untrusted", &glue_run("jr_untrusted")).await;
+    let finished = workflow.wait(&execution, LIMIT).await;
+    assert_eq!(finished.status, "FAILED");
+    assert_eq!(
+        finished.error.as_deref(),
+        Some("Snowflake.Unauthorized"),
+        "{finished:?}"
+    );
+    let expected = format!(
+        "Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN '{}'",
+        role.assumed_role_arn
+    );
+    let cause = finished.cause.clone().unwrap_or_default();
+    assert!(cause.contains(&expected), "{cause}");
+    assert_eq!(e.log().await["executions"], json!([]));
+
+    // Part II: the service user trusts the role; the same Lambdas, still warm, now succeed.
+    e.trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE)
+        .await;
+    world
+        .glue_writes_orders(
+            2,
+            &[(1, 100, "NEW", "10.00", 600), (3, 102, "NEW", "5.00", 30)],
+        )
+        .await;
+    let execution = workflow.start("trusted", &glue_run("jr_trusted")).await;
+    let finished = workflow.wait(&execution, LIMIT).await;
+    assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
+    assert_eq!(
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.CORE.ORDERS").await[0][0],
+        3
+    );
+    let requests = e.log().await["requests"].as_array().unwrap().clone();
+    let accepted: Vec<_> = requests.iter().filter(|r| r["status"] != 401).collect();
+    assert!(accepted.len() > 5, "{accepted:?}");
+    assert!(
+        accepted
+            .iter()
+            .all(|r| r["token_type"] == "WORKLOAD_IDENTITY_FEDERATION"),
+        "{accepted:?}"
     );
 }

@@ -590,4 +590,26 @@ async fn the_secret_is_read_once_and_reread_after_a_rotation() {
         2,
         "a 401 made it read the secret again, once"
     );
+
+    // The secret's key matches neither slot any more: after one re-read the error names the key's
+    // fingerprint, to compare with RSA_PUBLIC_KEY_FP and RSA_PUBLIC_KEY_2_FP in DESC USER.
+    let slots = emulator
+        .set_keys("XY12345", "SVC_POSTETL", Some(&new.public_pem), None)
+        .await;
+    let new_fp = slots["rsa_public_key_fp"].as_str().unwrap().to_string();
+    let third = TestKey::generate();
+    emulator
+        .set_keys("XY12345", "SVC_POSTETL", Some(&third.public_pem), None)
+        .await;
+    let err = client
+        .query(&Statement::new("SELECT 1"), LONG)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Snowflake.Unauthorized");
+    let text = err.to_string();
+    assert!(
+        text.contains(&new_fp) && text.contains("RSA_PUBLIC_KEY_2_FP"),
+        "{text}"
+    );
+    assert_eq!(extension.reads(), 3);
 }

@@ -1,0 +1,286 @@
+//! Every way to authenticate, against the emulator's real verification: programmatic access tokens
+//! and OAuth tokens read from the secret, keyless workload identity signed with role credentials,
+//! and what each says when Snowflake refuses it.
+
+use postetl_tests::{Emulator, SecretsExtension, TestKey};
+use serde_json::json;
+use snowflake::{
+    AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Error, SecretSource,
+    SecretString, Statement,
+};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const ACCOUNT: &str = "xy12345.us-east-2.aws";
+const LONG: Duration = Duration::from_secs(30);
+const ROLE: &str = "arn:aws:iam::123456789012:role/postetl-warehouse";
+
+async fn emulator_with_user() -> Emulator {
+    let emulator = Emulator::start();
+    emulator.register_user("XY12345", "SVC_POSTETL", &[]).await;
+    emulator
+        .sql("CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' INITIALLY_SUSPENDED = TRUE")
+        .await;
+    emulator
+}
+
+fn config(emulator: &Emulator) -> ClientConfig {
+    ClientConfig {
+        base_url: Some(emulator.url()),
+        ..ClientConfig::default()
+    }
+}
+
+fn token_secret(authenticator: &str, token: &SecretString) -> SecretString {
+    SecretString::new(
+        json!({"account": ACCOUNT, "user": "svc_postetl", "authenticator": authenticator,
+               "token": token.expose(), "role": "POSTETL", "warehouse": "POSTETL_WH",
+               "database": "ANALYTICS", "schema": "PUBLIC"})
+        .to_string(),
+    )
+}
+
+async fn current_user(client: &Client) -> Result<String, Error> {
+    let rows = client
+        .query(&Statement::new("SELECT CURRENT_USER()"), LONG)
+        .await?;
+    Ok(rows.row(0).unwrap().get_str(0)?.unwrap().to_string())
+}
+
+/// The token type of every request the emulator accepted.
+async fn accepted_token_types(emulator: &Emulator) -> Vec<String> {
+    emulator.log().await["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != 401)
+        .map(|r| r["token_type"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_programmatic_access_token_authenticates_and_is_reread_after_rotation() {
+    let emulator = emulator_with_user().await;
+    let first = emulator.add_pat("XY12345", "SVC_POSTETL", "POSTETL").await;
+    let extension = SecretsExtension::start(
+        "postetl/snowflake",
+        token_secret("PROGRAMMATIC_ACCESS_TOKEN", &first).expose(),
+    );
+    let client = Client::new(
+        SecretSource::aws_via_extension("postetl/snowflake", extension.port),
+        config(&emulator),
+    )
+    .unwrap();
+    assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
+    assert_eq!(
+        accepted_token_types(&emulator).await,
+        ["PROGRAMMATIC_ACCESS_TOKEN"]
+    );
+
+    // Rotation: a new token goes into the secret, the old one is revoked; the warm client gets one
+    // 401, reads the secret again and carries on.
+    let second = emulator
+        .add_pat("XY12345", "SVC_POSTETL", "POSTETL_NEXT")
+        .await;
+    extension.replace(token_secret("PROGRAMMATIC_ACCESS_TOKEN", &second).expose());
+    emulator
+        .remove_pat("XY12345", "SVC_POSTETL", "POSTETL")
+        .await;
+    assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
+    assert_eq!(extension.reads(), 2);
+    assert_eq!(emulator.rejected_requests().await.len(), 1);
+
+    // Revoked with nothing new in the secret: a named error, without the token.
+    emulator
+        .remove_pat("XY12345", "SVC_POSTETL", "POSTETL_NEXT")
+        .await;
+    let err = current_user(&client).await.unwrap_err();
+    assert_eq!(err.name(), "Snowflake.Unauthorized");
+    let text = err.to_string();
+    assert!(
+        text.contains("the programmatic access token of user svc_postetl"),
+        "{text}"
+    );
+    assert!(!text.contains(second.expose()) && !format!("{err:?}").contains(second.expose()));
+}
+
+#[derive(serde::Serialize)]
+struct OAuthClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    scp: &'a str,
+    iat: u64,
+    exp: u64,
+}
+
+fn idp_token(idp: &TestKey, issued: SystemTime, lifetime: Duration) -> SecretString {
+    let iat = issued.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let claims = OAuthClaims {
+        iss: "https://idp.example.test/",
+        aud: "https://xy12345.snowflakecomputing.com",
+        sub: "svc_postetl",
+        scp: "session:role:POSTETL",
+        iat,
+        exp: iat + lifetime.as_secs(),
+    };
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(idp.private_pem.expose().as_bytes()).unwrap();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .unwrap();
+    SecretString::new(token)
+}
+
+#[tokio::test]
+async fn an_external_oauth_token_authenticates_while_it_is_valid() {
+    let emulator = emulator_with_user().await;
+    let idp = TestKey::generate();
+    emulator
+        .add_external_oauth(
+            "XY12345",
+            "https://idp.example.test/",
+            "https://xy12345.snowflakecomputing.com",
+            &idp.public_pem,
+        )
+        .await;
+    let valid = idp_token(&idp, SystemTime::now(), Duration::from_secs(600));
+    let client = Client::new(
+        SecretSource::Inline(token_secret("OAUTH", &valid)),
+        config(&emulator),
+    )
+    .unwrap();
+    assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
+    assert_eq!(accepted_token_types(&emulator).await, ["OAUTH"]);
+
+    // Expired, or signed by a key the integration does not trust: refused, named, never echoed.
+    let expired = idp_token(
+        &idp,
+        SystemTime::now() - Duration::from_secs(7200),
+        Duration::from_secs(600),
+    );
+    let forged = idp_token(
+        &TestKey::generate(),
+        SystemTime::now(),
+        Duration::from_secs(600),
+    );
+    for token in [expired, forged] {
+        let client = Client::new(
+            SecretSource::Inline(token_secret("OAUTH", &token)),
+            config(&emulator),
+        )
+        .unwrap();
+        let err = current_user(&client).await.unwrap_err();
+        let Error::Unauthorized { code, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(code, "390303", "{err}");
+        assert!(
+            err.to_string()
+                .contains("the OAuth access token for user svc_postetl"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(token.expose()));
+    }
+}
+
+fn keyless(emulator: &Emulator, identity: AwsWorkloadIdentity) -> Client {
+    let connection = Connection {
+        account: ACCOUNT.into(),
+        user: None,
+        role: "POSTETL".into(),
+        warehouse: "POSTETL_WH".into(),
+        database: "ANALYTICS".into(),
+        schema: "PUBLIC".into(),
+    };
+    Client::new(
+        Credentials::AwsWorkloadIdentity {
+            connection,
+            identity,
+        },
+        config(emulator),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn workload_identity_is_refused_until_the_user_trusts_the_role() {
+    let emulator = emulator_with_user().await;
+    let role = emulator.aws_role_credentials(ROLE).await;
+    let client = keyless(
+        &emulator,
+        AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await),
+    );
+
+    // Seed 001, part I: AWS verified the caller, but no Snowflake user trusts the role yet.
+    let err = current_user(&client).await.unwrap_err();
+    assert_eq!(err.name(), "Snowflake.Unauthorized");
+    let expected = format!(
+        "Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN '{}'",
+        role.assumed_role_arn
+    );
+    assert!(err.to_string().contains(&expected), "{err}");
+    assert!(err.to_string().contains("workload identity"), "{err}");
+
+    // Part II: CREATE USER .. WORKLOAD_IDENTITY = (TYPE = AWS ARN = <role>), and it works.
+    emulator
+        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE)
+        .await;
+    assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
+    assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
+    assert_eq!(
+        accepted_token_types(&emulator).await,
+        ["WORKLOAD_IDENTITY_FEDERATION"; 2]
+    );
+
+    // Another role of the same account is not trusted.
+    let other = emulator
+        .aws_role_credentials("arn:aws:iam::123456789012:role/someone-else")
+        .await;
+    let client = keyless(
+        &emulator,
+        AwsWorkloadIdentity::with_config(other.sdk_config("us-east-2").await),
+    );
+    let err = current_user(&client).await.unwrap_err();
+    assert!(err.to_string().contains(&other.assumed_role_arn), "{err}");
+}
+
+#[tokio::test]
+async fn a_workload_identity_attestation_with_a_wrong_signature_is_refused() {
+    let emulator = emulator_with_user().await;
+    emulator
+        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE)
+        .await;
+    let mut role = emulator.aws_role_credentials(ROLE).await;
+    role.secret_access_key = SecretString::new("not-the-key-sts-issued");
+    let client = keyless(
+        &emulator,
+        AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await),
+    );
+    let err = current_user(&client).await.unwrap_err();
+    let Error::Unauthorized { code, message, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(code, "390191", "{err}");
+    assert!(message.contains("attestation is invalid"), "{err}");
+    assert!(!err.to_string().contains("not-the-key"));
+}
+
+#[tokio::test]
+async fn keyless_without_aws_credentials_is_a_named_error() {
+    let emulator = emulator_with_user().await;
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-2"))
+        .build();
+    let client = keyless(&emulator, AwsWorkloadIdentity::with_config(config));
+    let err = current_user(&client).await.unwrap_err();
+    assert_eq!(err.name(), "Snowflake.AwsIdentityUnavailable", "{err}");
+    assert!(
+        emulator.log().await["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
