@@ -40,7 +40,7 @@ synth() {
   POSTETL_SKIP_BUNDLING=1 TS_NODE_TRANSPILE_ONLY=1 \
     npx cdk synth --no-notices --quiet --output "${WORK}/${name}" "$@"
 }
-# As in cdk.json: key pair, secret by name, environment-agnostic account.
+# As in cdk.json: secret mode, secret by name, environment-agnostic account.
 synth default
 # Every option: secret by ARN with its KMS key, an alert email, the Snowflake integration role.
 synth options \
@@ -51,8 +51,10 @@ synth options \
   -c snowflakeIamUserArn=arn:aws:iam::999988887777:user/abc1-s-xyz \
   -c snowflakeExternalId=VOLUME_SFCRole=2_abcdefg=,GLUE_SFCRole=2_hijklmn= -c snowflakeRoleName=postetl-snowflake \
   -c lakeBucket=postetl-lake -c lakePrefix=warehouse/
-# Keyless (workload identity): no secret, no extension.
-synth keyless -c authMode=keyless -c region=us-west-2
+# Keyless (workload identity): no secret, no extension; the connection settings instead.
+synth keyless -c authMode=keyless -c region=us-west-2 \
+  -c snowflakeAccount=myorg-myacct -c snowflakeUser=POSTETL_SVC -c snowflakeRole=POSTETL \
+  -c snowflakeWarehouse=POSTETL_WH -c snowflakeDatabase=ANALYTICS -c snowflakeSchema=CORE
 
 echo "== cfn-lint ($("${CFN_LINT}" --version))"
 # W3005 (a DependsOn that a GetAtt already implies) is how CDK orders a role's policy before the

@@ -6,7 +6,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { REPO_DIR } from '../lib/config';
 import { CONFIG_PATH_IN_LAMBDA, DEFINITION_PATH } from '../lib/postetl-stack';
 import { STEPS } from '../lib/step-lambda';
-import { listFiles, resources, synth, Synth, tempPipelineConfig } from './helpers';
+import { KEYLESS, listFiles, resources, synth, Synth, tempPipelineConfig } from './helpers';
 
 const PIPELINES_TOML = path.join(REPO_DIR, 'statemachine', 'pipelines.toml');
 const EXTENSION_LAYER = /^arn:aws:lambda:eu-west-1:\d{12}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/;
@@ -115,10 +115,11 @@ describe('config layer', () => {
 });
 
 describe('secrets stay out of the environment', () => {
-  const SECRET_LOOKING_VALUE = /BEGIN|PRIVATE KEY|^[A-Za-z0-9+/=]{40,}$|"privateKey"|"passphrase"/;
+  const SECRET_LOOKING_VALUE = /BEGIN|PRIVATE KEY|^[A-Za-z0-9+/=._-]{40,}$|"privateKey"|"passphrase"|"token"/;
   // Every variable a function may have: none of them can hold a credential.
   const ALLOWED = new Set([
     'POSTETL_CONFIG', 'POSTETL_SECRET_ID', 'SNOWFLAKE_AUTH', 'SNOWFLAKE_BASE_URL', 'SNOWFLAKE_PRIVATE_LINK',
+    'SNOWFLAKE_ACCOUNT', 'SNOWFLAKE_USER', 'SNOWFLAKE_ROLE', 'SNOWFLAKE_WAREHOUSE', 'SNOWFLAKE_DATABASE', 'SNOWFLAKE_SCHEMA',
     'PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED', 'PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE',
     'PARAMETERS_SECRETS_EXTENSION_HTTP_PORT', 'PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL',
     'PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS', 'SECRETS_MANAGER_TIMEOUT_MILLIS', 'SECRETS_MANAGER_TTL',
@@ -134,17 +135,18 @@ describe('secrets stay out of the environment', () => {
         expect(value).not.toMatch(/\{\{resolve:/);
       }
     }
-    expect(JSON.stringify(t.json)).not.toMatch(/resolve:secretsmanager/);
+    // Nowhere in the template either: no dynamic reference, no credential field of the secret.
+    expect(JSON.stringify(t.json)).not.toMatch(/resolve:secretsmanager|resolve:ssm-secure|PRIVATE KEY|privateKey|passphrase|\btoken\b/i);
   };
 
-  test('keypair by name: POSTETL_SECRET_ID is the secret name on every function', () => {
+  test('secret by name: POSTETL_SECRET_ID is the secret name on every function', () => {
     checkEnvironment(s);
     for (const spec of STEPS) {
       expect(fnOf(spec.id).Properties.Environment.Variables.POSTETL_SECRET_ID).toBe('postetl/snowflake');
     }
   });
 
-  test('keypair by ARN: POSTETL_SECRET_ID is the ARN', () => {
+  test('secret by ARN: POSTETL_SECRET_ID is the ARN', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/postetl/snowflake-AbC123';
     const t = synth({ secretArn: arn });
     checkEnvironment(t);
@@ -153,9 +155,76 @@ describe('secrets stay out of the environment', () => {
     }
   });
 
+  test('keyless: only the connection settings, none of them a credential', () => {
+    checkEnvironment(synth(KEYLESS));
+  });
+
   test('no secret is created, only referenced', () => {
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     s.template.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 0);
+  });
+});
+
+describe('auth modes', () => {
+  const KEYLESS_VARS = ['SNOWFLAKE_AUTH', 'SNOWFLAKE_ACCOUNT', 'SNOWFLAKE_USER', 'SNOWFLAKE_ROLE', 'SNOWFLAKE_WAREHOUSE',
+    'SNOWFLAKE_DATABASE', 'SNOWFLAKE_SCHEMA'];
+  const envOf = (t: Synth, stepId: string) =>
+    t.json.Resources[t.id(t.stack.steps[stepId].function)].Properties.Environment.Variables as Record<string, string>;
+
+  test('keyless: exactly these variables on every function (the shared bootstrap reads them in plan too)', () => {
+    const t = synth(KEYLESS);
+    for (const spec of STEPS) {
+      expect([spec.id, envOf(t, spec.id)]).toEqual([spec.id, {
+        POSTETL_CONFIG: '/opt/postetl/pipelines.toml',
+        SNOWFLAKE_AUTH: 'workload_identity',
+        SNOWFLAKE_ACCOUNT: 'myorg-myacct',
+        SNOWFLAKE_USER: 'POSTETL_SVC',
+        SNOWFLAKE_ROLE: 'POSTETL',
+        SNOWFLAKE_WAREHOUSE: 'POSTETL_WH',
+        SNOWFLAKE_DATABASE: 'ANALYTICS',
+        SNOWFLAKE_SCHEMA: 'CORE',
+      }]);
+    }
+  });
+
+  test('keyless: no SNOWFLAKE_USER without snowflakeUser; base URL and private link as in secret mode', () => {
+    const { snowflakeUser: _, ...withoutUser } = KEYLESS;
+    const t = synth({
+      ...withoutUser,
+      snowflakeBaseUrl: 'https://myorg-myacct.privatelink.snowflakecomputing.com',
+      snowflakePrivateLink: 'true',
+    });
+    for (const spec of STEPS.filter((x) => x.snowflake)) {
+      expect([spec.id, envOf(t, spec.id)]).toEqual([spec.id, {
+        POSTETL_CONFIG: '/opt/postetl/pipelines.toml',
+        SNOWFLAKE_AUTH: 'workload_identity',
+        SNOWFLAKE_ACCOUNT: 'myorg-myacct',
+        SNOWFLAKE_ROLE: 'POSTETL',
+        SNOWFLAKE_WAREHOUSE: 'POSTETL_WH',
+        SNOWFLAKE_DATABASE: 'ANALYTICS',
+        SNOWFLAKE_SCHEMA: 'CORE',
+        SNOWFLAKE_BASE_URL: 'https://myorg-myacct.privatelink.snowflakecomputing.com',
+        SNOWFLAKE_PRIVATE_LINK: 'true',
+      }]);
+    }
+  });
+
+  test('secret mode sets none of the keyless variables, even with the keyless keys in the context', () => {
+    const { authMode: _, ...keylessSettings } = KEYLESS;
+    for (const t of [s, synth(keylessSettings)]) {
+      for (const spec of STEPS) {
+        const vars = envOf(t, spec.id);
+        expect([spec.id, Object.keys(vars).filter((k) => KEYLESS_VARS.includes(k))]).toEqual([spec.id, []]);
+        expect(vars.POSTETL_SECRET_ID).toBe('postetl/snowflake');
+      }
+    }
+  });
+
+  test('authMode keypair (the old name), secret and the default give the same template', () => {
+    const secret = synth({ authMode: 'secret' }).json;
+    expect(synth({ authMode: 'keypair' }).json).toEqual(secret);
+    expect(synth({ authMode: undefined }).json).toEqual(secret);
+    expect(s.json).toEqual(secret); // cdk.json's own setting
   });
 });
 
