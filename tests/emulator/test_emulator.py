@@ -181,7 +181,7 @@ def test_bad_tokens(c, token_args, reason):
 
 
 def test_token_type_and_missing_auth(c):
-    status, body = c.submit("SELECT 1", headers=c.headers(**{"X-Snowflake-Authorization-Token-Type": "OAUTH"}))
+    status, body = c.submit("SELECT 1", headers=c.headers(**{"X-Snowflake-Authorization-Token-Type": "SAML"}))
     assert (status, body["code"]) == (401, "390101")
     status, body = c.submit("SELECT 1", headers=c.headers(Authorization=None))
     assert (status, body["code"]) == (401, "390144")

@@ -1,8 +1,10 @@
-"""Admin API under /_emulator/ (no auth): users, fixtures SQL, config, faults, logs, warehouses,
-Iceberg tables and snapshots, dynamic tables, tasks, reset."""
+"""Admin API under /_emulator/ (no auth): users and their credentials (key slots, workload
+identities, PATs), the emulated STS, External OAuth integrations, fixtures SQL, config, faults,
+logs, warehouses, Iceberg tables and snapshots, dynamic tables, tasks, reset."""
 
 import duckdb
 
+from . import users
 from .errors import Canceled, SnowflakeError
 from .httpmsg import Response
 
@@ -32,6 +34,23 @@ def handle(emulator, req):
             return _register_user(state, body)
         if route == ("GET", "/_emulator/users"):
             return Response(200, {"users": state.users.list()})
+        if route == ("POST", "/_emulator/users/keys"):
+            return Response(200, state.users.set_keys(*_who(body), body))
+        if route == ("POST", "/_emulator/users/workload_identities"):
+            return Response(200, {"workload_identities": state.users.change_workload_identities(
+                *_who(body), add=body.get("add"), remove=body.get("remove"))})
+        if route == ("POST", "/_emulator/users/pat"):
+            return Response(200, state.users.add_pat(*_who(body), body.get("name"),
+                                                     body.get("daysToExpiry", users.PAT_DEFAULT_DAYS),
+                                                     body.get("roleRestriction")))
+        if route == ("POST", "/_emulator/users/pat/remove"):
+            return Response(200, state.users.remove_pat(*_who(body), body.get("name")))
+        if route == ("POST", "/_emulator/aws/credentials"):
+            return Response(200, state.aws.mint(body))
+        if route == ("POST", "/_emulator/oauth/integrations"):
+            return Response(200, state.oauth.register(body))
+        if route == ("GET", "/_emulator/oauth/integrations"):
+            return Response(200, {"integrations": state.oauth.list()})
         if route == ("POST", "/_emulator/sql"):
             return _sql(state, body)
         if route == ("POST", "/_emulator/config"):
@@ -72,20 +91,21 @@ def handle(emulator, req):
     return Response(404, {"error": f"no admin route {req.method} {req.path}"})
 
 
-def _register_user(state, body):
+def _who(body):
+    """(account, user) the body names; ValueError (400) when it names none."""
     if not isinstance(body, dict):
-        return _bad("body must be an object")
+        raise ValueError("body must be an object")
     account, user = body.get("account"), body.get("user")
     if not isinstance(account, str) or not account or not isinstance(user, str) or not user:
-        return _bad("'account' and 'user' are required strings")
-    role = body.get("default_role")
-    if role is not None and not isinstance(role, str):
-        return _bad("'default_role' must be a string")
-    try:
-        fingerprints = state.users.register(account, user, body.get("public_keys"), role)
-    except (ValueError, TypeError) as e:
-        return _bad(f"invalid public key: {e}")
-    return Response(200, {"fingerprints": fingerprints})
+        raise ValueError("'account' and 'user' are required strings")
+    return account, user
+
+
+def _register_user(state, body):
+    """Creates the user or updates it in place: only the fields in the body change."""
+    account, user = _who(body)
+    fields = {k: body[k] for k in ("public_keys", "default_role", "workload_identity") if k in body}
+    return Response(200, state.users.register(account, user, **fields))
 
 
 def _sql(state, body):

@@ -4,7 +4,7 @@ import json
 import re
 import time
 
-from .auth import AuthError, authenticate
+from .auth import AuthError, authenticate, loggable_token_type
 from .bindings import validate as validate_bindings
 from .faults import status_response
 from .httpmsg import Response, error
@@ -43,7 +43,9 @@ def handle(state, req):
     if after is not None:
         # The statement ran for real; the client only sees a failure (tests requestId + retry=true).
         resp = Response(0, drop=True) if after["action"] == "drop_after_execute" else _fault_response(after)
-    state.requests.add(req.method, req.path, req.raw_query, None if resp.drop else resp.status, request_id)
+    code = resp.body.get("code") if resp.status >= 400 and isinstance(resp.body, dict) else None
+    state.requests.add(req.method, req.path, req.raw_query, None if resp.drop else resp.status, request_id,
+                       token_type=loggable_token_type(req.headers), principal=req.principal, code=code)
     return resp
 
 
@@ -94,9 +96,10 @@ def _check_headers(req, json_body):
 def _authenticate(state, req):
     """(principal, None) or (None, 401 response)."""
     try:
-        return authenticate(req.headers, state.users, state.config.get("max_token_age_seconds")), None
+        req.principal = authenticate(req.headers, state)
     except AuthError as e:
         return None, Response(401, e.body())
+    return req.principal, None
 
 
 def _query_bool(req, name, default):

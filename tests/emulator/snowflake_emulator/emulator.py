@@ -3,11 +3,13 @@
 import threading
 import time
 
-from .auth import UserStore
 from .engine import Engine
 from .faults import FaultQueue
+from .oauth import Integrations
 from .statements import Registry
+from .users import UserStore
 from .warehouses import Warehouses
+from .wif_aws import Sts
 
 DEFAULT_CONFIG = {
     "sync_wait_seconds": 45.0,        # how long a synchronous POST waits before answering 202
@@ -50,16 +52,20 @@ class Config:
 
 
 class RequestLog:
-    """SQL API requests as received (method, path, query, status, requestId); never headers or tokens."""
+    """SQL API requests as received (method, path, query, status, requestId), the token type they
+    carried, whom it authenticated and the error code of a failed answer; never headers or tokens."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._entries = []
 
-    def add(self, method, path, query, status, request_id):
+    def add(self, method, path, query, status, request_id, token_type=None, principal=None, code=None):
         with self._lock:
             self._entries.append({"method": method, "path": path, "query": query, "status": status,
-                                  "requestId": request_id, "time": time.time()})
+                                  "requestId": request_id, "time": time.time(), "token_type": token_type,
+                                  "account": principal.account if principal else None,
+                                  "user": principal.user if principal else None,
+                                  "code": code})
             del self._entries[:-MAX_REQUEST_LOG]
 
     def list(self):
@@ -71,6 +77,8 @@ class State:
     def __init__(self):
         self.config = Config()
         self.users = UserStore()
+        self.aws = Sts()                # session credentials for workload identity federation
+        self.oauth = Integrations()     # External OAuth security integrations
         self.faults = FaultQueue()
         self.warehouses = Warehouses()
         self.engine = Engine(self.warehouses)

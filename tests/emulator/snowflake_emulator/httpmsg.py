@@ -12,6 +12,7 @@ class Request:
     raw_query: str
     headers: object      # email.message.Message: case-insensitive .get()
     body: bytes
+    principal: object = None  # set once authenticated, for the request log
 
     def json(self):
         """Parsed JSON body, or raises ValueError."""

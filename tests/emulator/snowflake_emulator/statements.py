@@ -8,7 +8,7 @@ import time
 import traceback
 import uuid
 
-from .auth import Principal
+from .principals import Principal
 from .engine import ExecContext
 from .errors import Canceled, SnowflakeError, canceled_error, timeout_error
 from .results import Column, Result

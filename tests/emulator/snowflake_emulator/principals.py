@@ -1,0 +1,29 @@
+"""What every authenticator returns (Principal) or raises (AuthError). Kept apart from auth.py so
+the verifier modules and the dispatcher that imports them do not import each other."""
+
+import time
+from dataclasses import dataclass
+
+
+class AuthError(Exception):
+    """An HTTP 401 answer: (code, message). Messages never hold a token, signature or secret."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def body(self):
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class Principal:
+    account: str
+    user: str
+    default_role: str = None   # the session's role when the request names none
+
+
+def iso8601(epoch_seconds):
+    """UTC, second precision, 'Z' suffix: how STS and the admin API write expirations."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
