@@ -182,15 +182,17 @@ async fn tokens_are_renewed_before_they_expire_and_after_a_401() {
     let emulator = emulator_with_user().await;
     // Snowflake-side cap shorter than the client's lifetime: the client's cached token is refused,
     // it re-reads the secret once, signs a new token and the call succeeds.
+    // Two seconds, not one: `iat` is whole seconds, so a one-second cap could refuse a token
+    // signed a moment before a second boundary while its statement is still being polled.
     emulator
-        .configure(json!({"max_token_age_seconds": 1}))
+        .configure(json!({"max_token_age_seconds": 2}))
         .await;
     let client = new_client(&emulator);
     client
         .query(&Statement::new("SELECT 1"), LONG)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     client
         .query(&Statement::new("SELECT 2"), LONG)
         .await
