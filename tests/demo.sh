@@ -2,10 +2,10 @@
 # The main job, locally: sets up what a fresh machine lacks, builds the Lambda binaries, and
 # replays a Glue completion event through the real workflow (local Step Functions, the real
 # Lambdas, local Glue/Secrets Manager/SNS, the Snowflake emulator), with progress and a summary.
-# Every server it starts stops when it ends.
+# Every server it starts stops when it ends. `--keyless`: the Lambdas use workload identity.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tests/setup.sh
 cargo build --quiet --workspace --bins
-cargo run --quiet -p postetl-tests --example demo
+cargo run --quiet -p postetl-tests --example demo -- "$@"

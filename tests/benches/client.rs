@@ -3,7 +3,10 @@
 //! same token and body). Run with `cargo bench -p postetl-tests --bench client`.
 
 use postetl_tests::{Emulator, TestKey};
-use snowflake::{Client, ClientConfig, JwtIssuer, PrivateKey, SecretSource, Statement};
+use snowflake::{
+    AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, JwtIssuer, PrivateKey,
+    SecretSource, SecretString, Statement,
+};
 use std::time::{Duration, Instant, SystemTime};
 
 fn per_op<F: FnMut()>(n: u32, mut f: F) -> Duration {
@@ -125,5 +128,44 @@ fn main() {
         println!("statement.async     {:>10.3} ms p50, {:.3} ms p99 (budget under 50 s: submit async, then poll)", a50.as_secs_f64() * 1e3, a99.as_secs_f64() * 1e3);
         println!("statement.bare      {:>10.3} ms p50, {:.3} ms p99 (same request with bare reqwest)", b50.as_secs_f64() * 1e3, b99.as_secs_f64() * 1e3);
         println!("statement.overhead  {:>10.3} ms p50 (client minus bare)", (c50.as_secs_f64() - b50.as_secs_f64()) * 1e3);
+
+        // The same statement under the other credential kinds (the emulator's verification included).
+        let pat = emulator.add_pat("XY12345", "SVC_POSTETL", "BENCH").await;
+        let secret = SecretString::new(
+            serde_json::json!({"account": "xy12345.us-east-2.aws", "user": "svc_postetl",
+                "authenticator": "PROGRAMMATIC_ACCESS_TOKEN", "token": pat.expose(), "role": "POSTETL",
+                "warehouse": "POSTETL_WH", "database": "ANALYTICS", "schema": "PUBLIC"})
+            .to_string(),
+        );
+        let config = ClientConfig { base_url: Some(emulator.url()), ..ClientConfig::default() };
+        let pat_client = Client::new(SecretSource::Inline(secret), config.clone()).unwrap();
+        let role_arn = "arn:aws:iam::123456789012:role/postetl-bench";
+        emulator.trust_aws_role("XY12345", "SVC_POSTETL", role_arn).await;
+        let role = emulator.aws_role_credentials(role_arn).await;
+        let connection = Connection {
+            account: "xy12345.us-east-2.aws".into(),
+            user: None,
+            role: "POSTETL".into(),
+            warehouse: "POSTETL_WH".into(),
+            database: "ANALYTICS".into(),
+            schema: "PUBLIC".into(),
+        };
+        let identity = AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await);
+        let keyless = Client::new(Credentials::AwsWorkloadIdentity { connection, identity }, config).unwrap();
+        let t = Instant::now();
+        keyless.query(&Statement::new("SELECT 1"), budget).await.unwrap();
+        println!("keyless.first       {:>10.3} ms (loads the SDK config, signs the attestation, one statement)", t.elapsed().as_secs_f64() * 1e3);
+        for (name, client) in [("statement.pat", &pat_client), ("statement.keyless", &keyless)] {
+            let mut samples = Vec::with_capacity(runs);
+            for i in 0..runs + 20 {
+                let t = Instant::now();
+                client.query(&Statement::new("SELECT 1"), budget).await.unwrap();
+                if i >= 20 {
+                    samples.push(t.elapsed());
+                }
+            }
+            let (p50, p99) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99));
+            println!("{name:<19} {:>10.3} ms p50, {:.3} ms p99 ({runs} x SELECT 1)", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+        }
     });
 }

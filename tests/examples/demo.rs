@@ -2,10 +2,11 @@
 //! state machine definition runs on local Step Functions (moto's ASL interpreter), its Lambda
 //! tasks run the real function binaries, which read their Snowflake secret from local Secrets
 //! Manager, ask local Glue for the Iceberg metadata, and run SQL on the Snowflake SQL API
-//! emulator. Run with `bash tests/demo.sh`; everything stops when it ends.
+//! emulator. Run with `bash tests/demo.sh`; everything stops when it ends. With `--keyless` the
+//! Lambdas hold no secret: they sign workload identity attestations with their role's credentials.
 
 use postetl_tests::workflow::{Workflow, definition};
-use postetl_tests::world::World;
+use postetl_tests::world::{LAMBDA_ROLE, LambdaAuth, World};
 use std::time::{Duration, Instant};
 
 #[tokio::main]
@@ -19,8 +20,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "[setup] Snowflake emulator, local AWS (Glue, Secrets Manager, SNS, Step Functions), Lambda binaries"
     );
-    let world = World::with_lambdas(Some(log.clone())).await;
+    let auth = match std::env::args().nth(1).as_deref() {
+        None => LambdaAuth::Secret,
+        Some("--keyless") => LambdaAuth::Keyless,
+        Some(other) => return Err(format!("unknown argument {other:?} (only --keyless)").into()),
+    };
+    let world = World::with_lambdas_using(auth, Some(log.clone())).await;
     let workflow = Workflow::deploy(&world.aws).await;
+    match auth {
+        LambdaAuth::Secret => println!(
+            "[setup] the Lambdas read a key pair from the Secrets Manager secret postetl/snowflake"
+        ),
+        LambdaAuth::Keyless => {
+            world
+                .emulator
+                .trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE)
+                .await;
+            println!(
+                "[setup] keyless: the Lambdas run as {LAMBDA_ROLE}, no secret; Snowflake user \
+                 SVC_POSTETL trusts that role (WORKLOAD_IDENTITY = (TYPE = AWS ...))"
+            );
+        }
+    }
     println!(
         "[setup] Glue wrote a new snapshot of LAKE.RAW.ORDERS: 4 rows, order 2 twice (PAID, then SHIPPED)"
     );
@@ -95,10 +116,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         wh["running_seconds"].as_f64().unwrap_or(0.0),
         wh["billed_seconds"].as_f64().unwrap_or(0.0)
     );
+    let log_entries = e.log().await;
     println!(
         "  statements run              {}",
-        e.log().await["executions"].as_array().map_or(0, Vec::len)
+        log_entries["executions"].as_array().map_or(0, Vec::len)
     );
+    let mut token_types: Vec<&str> = log_entries["requests"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["token_type"].as_str()).collect())
+        .unwrap_or_default();
+    token_types.sort();
+    token_types.dedup();
+    println!("  authenticated with          {}", token_types.join(", "));
     println!("\n[next] the Lambdas' JSON logs: {}", log.display());
     println!(
         "       the definition: statemachine/post-etl.asl.json; the pipeline: statemachine/pipelines.toml"
