@@ -130,6 +130,22 @@ impl Emulator {
         self.admin(reqwest::Method::GET, path, None).await
     }
 
+    /// An emulator with user SVC_POSTETL of account XY12345 (holding `public_keys`, up to two) and
+    /// the database, schema and warehouse the test secrets name as the session's defaults.
+    pub async fn with_service_user(public_keys: &[&str]) -> Self {
+        let emulator = Self::start();
+        emulator
+            .register_user("XY12345", "SVC_POSTETL", public_keys)
+            .await;
+        emulator
+            .sql(
+                "CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC; \
+                 CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' INITIALLY_SUSPENDED = TRUE",
+            )
+            .await;
+        emulator
+    }
+
     /// Registers a user with up to two public keys (RSA_PUBLIC_KEY, RSA_PUBLIC_KEY_2).
     pub async fn register_user(&self, account: &str, user: &str, public_keys: &[&str]) -> Value {
         self.admin(

@@ -14,16 +14,9 @@ const ACCOUNT: &str = "xy12345.us-east-2.aws";
 const LONG: Duration = Duration::from_secs(30);
 const ROLE: &str = "arn:aws:iam::123456789012:role/postetl-warehouse";
 
+/// The service user, with no key: these tests authenticate some other way.
 async fn emulator_with_user() -> Emulator {
-    let emulator = Emulator::start();
-    emulator.register_user("XY12345", "SVC_POSTETL", &[]).await;
-    emulator
-        .sql(
-            "CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC; \
-             CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' INITIALLY_SUSPENDED = TRUE",
-        )
-        .await;
-    emulator
+    Emulator::with_service_user(&[]).await
 }
 
 fn config(emulator: &Emulator) -> ClientConfig {

@@ -28,6 +28,22 @@ async fn world() -> (World, Workflow) {
     world_using(LambdaAuth::Secret).await
 }
 
+/// Replays the sample Glue event for another job run and waits for the execution to end.
+async fn replay_run(workflow: &Workflow, name: &str, job_run_id: &str) -> Finished {
+    let execution = workflow.start(name, &glue_run(job_run_id)).await;
+    workflow.wait(&execution, LIMIT).await
+}
+
+/// Glue writes a second snapshot of the orders: order 2 gone, order 3 new.
+async fn glue_writes_second_snapshot(world: &World) {
+    world
+        .glue_writes_orders(
+            2,
+            &[(1, 100, "NEW", "10.00", 600), (3, 102, "NEW", "5.00", 30)],
+        )
+        .await;
+}
+
 async fn world_using(auth: LambdaAuth) -> (World, Workflow) {
     let log = std::env::temp_dir().join(format!("postetl-lambdas-{}.log", std::process::id()));
     let world = World::with_lambdas_using(auth, Some(log)).await;
@@ -342,8 +358,7 @@ async fn runs_of_one_pipeline_queue_and_a_waiting_run_is_superseded_by_a_newer_o
 async fn warm_lambdas_pick_up_a_rotated_key_after_one_401() {
     let (world, workflow) = world().await;
     let e = &world.emulator;
-    let execution = workflow.start("before", &glue_run("jr_before")).await;
-    let finished = workflow.wait(&execution, LIMIT).await;
+    let finished = replay_run(&workflow, "before", "jr_before").await;
     assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
     assert!(e.rejected_requests().await.is_empty());
 
@@ -367,14 +382,8 @@ async fn warm_lambdas_pick_up_a_rotated_key_after_one_401() {
     let slots = e
         .set_keys("XY12345", "SVC_POSTETL", None, Some(&new.public_pem))
         .await;
-    world
-        .glue_writes_orders(
-            2,
-            &[(1, 100, "NEW", "10.00", 600), (3, 102, "NEW", "5.00", 30)],
-        )
-        .await;
-    let execution = workflow.start("after", &glue_run("jr_after")).await;
-    let finished = workflow.wait(&execution, LIMIT).await;
+    glue_writes_second_snapshot(&world).await;
+    let finished = replay_run(&workflow, "after", "jr_after").await;
     assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
     let rejected = e.rejected_requests().await;
     assert!(
@@ -395,8 +404,7 @@ async fn warm_lambdas_pick_up_a_rotated_key_after_one_401() {
     let stranger = TestKey::generate();
     e.set_keys("XY12345", "SVC_POSTETL", Some(&stranger.public_pem), None)
         .await;
-    let execution = workflow.start("botched", &glue_run("jr_botched")).await;
-    let finished = workflow.wait(&execution, LIMIT).await;
+    let finished = replay_run(&workflow, "botched", "jr_botched").await;
     assert_eq!(finished.status, "FAILED");
     assert_eq!(
         finished.error.as_deref(),
@@ -418,8 +426,7 @@ async fn keyless_lambdas_run_once_snowflake_trusts_their_role() {
     let role = world.role.as_ref().unwrap();
 
     // Seed 001, part I: the role is verified, but no Snowflake user trusts it yet.
-    let execution = workflow.start("untrusted", &glue_run("jr_untrusted")).await;
-    let finished = workflow.wait(&execution, LIMIT).await;
+    let finished = replay_run(&workflow, "untrusted", "jr_untrusted").await;
     assert_eq!(finished.status, "FAILED");
     assert_eq!(
         finished.error.as_deref(),
@@ -437,14 +444,8 @@ async fn keyless_lambdas_run_once_snowflake_trusts_their_role() {
     // Part II: the service user trusts the role; the same Lambdas, still warm, now succeed.
     e.trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE)
         .await;
-    world
-        .glue_writes_orders(
-            2,
-            &[(1, 100, "NEW", "10.00", 600), (3, 102, "NEW", "5.00", 30)],
-        )
-        .await;
-    let execution = workflow.start("trusted", &glue_run("jr_trusted")).await;
-    let finished = workflow.wait(&execution, LIMIT).await;
+    glue_writes_second_snapshot(&world).await;
+    let finished = replay_run(&workflow, "trusted", "jr_trusted").await;
     assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
     // The first run merged nothing: the orders are the second snapshot's.
     assert_eq!(

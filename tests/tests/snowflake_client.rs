@@ -37,17 +37,7 @@ fn fast_config(emulator: &Emulator) -> ClientConfig {
 }
 
 async fn emulator_with_user() -> Emulator {
-    let emulator = Emulator::start();
-    emulator
-        .register_user("XY12345", "SVC_POSTETL", &[&key().public_pem])
-        .await;
-    emulator
-        .sql(
-            "CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC; \
-             CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' INITIALLY_SUSPENDED = TRUE",
-        )
-        .await;
-    emulator
+    Emulator::with_service_user(&[&key().public_pem]).await
 }
 
 fn new_client(emulator: &Emulator) -> Client {

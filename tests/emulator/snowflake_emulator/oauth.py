@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from .principals import AuthError, Principal
+from .principals import AuthError, Principal, unverified_rs256
 from .users import fingerprint, load_public_key
 
 LEEWAY_SECONDS = 30
@@ -108,13 +108,7 @@ def _number(claims, name, required=False):
 
 def verify_oauth(token, state, now=None):
     now = time.time() if now is None else now
-    try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise invalid("token is malformed")
-    if header.get("alg") != "RS256":
-        raise invalid(f"unsupported algorithm {header.get('alg')!r}, expected RS256")
+    _, claims = unverified_rs256(token, invalid)
     issuer = claims.get("iss")
     if not isinstance(issuer, str):
         raise invalid("missing claim 'iss'")

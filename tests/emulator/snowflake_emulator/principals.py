@@ -4,6 +4,8 @@ the verifier modules and the dispatcher that imports them do not import each oth
 import time
 from dataclasses import dataclass
 
+import jwt
+
 
 class AuthError(Exception):
     """An HTTP 401 answer: (code, message). Messages never hold a token, signature or secret."""
@@ -27,3 +29,15 @@ class Principal:
 def iso8601(epoch_seconds):
     """UTC, second precision, 'Z' suffix: how STS and the admin API write expirations."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
+
+
+def unverified_rs256(token, invalid):
+    """(header, claims) of an RS256 JWT before its signature is checked, or invalid(reason)."""
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise invalid("token is malformed")
+    if header.get("alg") != "RS256":
+        raise invalid(f"unsupported algorithm {header.get('alg')!r}, expected RS256")
+    return header, claims
