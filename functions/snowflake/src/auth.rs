@@ -315,6 +315,82 @@ fn needs_renewal(expires_at: SystemTime, now: SystemTime, renew_before: Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Role credentials that count how often they are asked for (each ask is one signing).
+    #[derive(Debug)]
+    struct CountingRole {
+        lifetime: Duration,
+        asked: Arc<AtomicUsize>,
+    }
+
+    impl ProvideCredentials for CountingRole {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            future::ProvideCredentials::ready(Ok(aws_credential_types::Credentials::new(
+                "ASIATEST",
+                "secret",
+                Some("session".into()),
+                Some(SystemTime::now() + self.lifetime),
+                "test",
+            )))
+        }
+    }
+
+    fn keyless(lifetime: Duration) -> (Authenticator, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let sdk = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(CountingRole {
+                lifetime,
+                asked: asked.clone(),
+            }))
+            .build();
+        let connection = Connection {
+            account: "xy12345".into(),
+            user: None,
+            role: "R".into(),
+            warehouse: "WH".into(),
+            database: "DB".into(),
+            schema: "S".into(),
+        };
+        let credentials = Credentials::AwsWorkloadIdentity {
+            connection,
+            identity: AwsWorkloadIdentity::with_config(sdk),
+        };
+        let auth = Authenticator::new(credentials, AuthPolicy::default(), reqwest::Client::new());
+        (auth, asked)
+    }
+
+    #[tokio::test]
+    async fn an_attestation_is_reused_until_shortly_before_it_expires() {
+        let (auth, asked) = keyless(Duration::from_secs(6 * 3600));
+        let first = auth.bearer().await.unwrap();
+        assert_eq!(first.token_type, "WORKLOAD_IDENTITY_FEDERATION");
+        assert!(first.token.expose().starts_with("WIF.AWS."));
+        for _ in 0..3 {
+            let again = auth.bearer().await.unwrap();
+            assert_eq!(again.token.expose(), first.token.expose());
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "signed once, then reused");
+
+        // After a 401 the next request carries a freshly signed attestation.
+        auth.renew(&first).await.unwrap();
+        auth.bearer().await.unwrap();
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+
+        // Role credentials ending within the renewal margin are asked for on every request, so a
+        // rotated session is used as soon as the SDK has it.
+        let (auth, asked) = keyless(Duration::from_secs(120));
+        for _ in 0..3 {
+            auth.bearer().await.unwrap();
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn renewal_window() {
