@@ -1,10 +1,11 @@
 """Admin API under /_emulator/ (no auth): users and their credentials (key slots, workload
-identities, PATs), the emulated STS, External OAuth integrations, fixtures SQL, config, faults,
-logs, warehouses, Iceberg tables and snapshots, dynamic tables, tasks, reset."""
+identities, PATs), the emulated STS (credentials, outbound identity federation, and the awsQuery
+endpoint /_emulator/sts), External OAuth integrations, fixtures SQL, config, faults, logs,
+warehouses, Iceberg tables and snapshots, dynamic tables, tasks, reset."""
 
 import duckdb
 
-from . import users
+from . import aws_outbound, users
 from .errors import Canceled, SnowflakeError
 from .httpmsg import Response
 
@@ -19,6 +20,8 @@ def _bad(message, **extra):
 def handle(emulator, req):
     state = emulator.state
     route = (req.method, req.path.rstrip("/"))
+    if route[1] == "/_emulator/sts":
+        return aws_outbound.handle(state, req)  # STS's awsQuery protocol (form body, XML answers)
     body = None
     if req.method == "POST" and req.body:
         try:
@@ -47,6 +50,12 @@ def handle(emulator, req):
             return Response(200, state.users.remove_pat(*_who(body), body.get("name")))
         if route == ("POST", "/_emulator/aws/credentials"):
             return Response(200, state.aws.mint(body))
+        if route == ("POST", "/_emulator/aws/outbound_federation"):
+            return Response(200, state.aws_outbound.enable(body))
+        if route == ("POST", "/_emulator/aws/outbound_federation/sign"):
+            return Response(200, state.aws_outbound.sign(body))
+        if route == ("GET", "/_emulator/aws/outbound_federation"):
+            return Response(200, {"accounts": state.aws_outbound.list()})
         if route == ("POST", "/_emulator/oauth/integrations"):
             return Response(200, state.oauth.register(body))
         if route == ("GET", "/_emulator/oauth/integrations"):
@@ -66,7 +75,8 @@ def handle(emulator, req):
             state.faults.clear()
             return Response(200, {"faults": []})
         if route == ("GET", "/_emulator/log"):
-            return Response(200, {"executions": state.registry.executions(), "requests": state.requests.list()})
+            return Response(200, {"executions": state.registry.executions(), "requests": state.requests.list(),
+                                  "sts": state.sts_log.list()})
         if route == ("GET", "/_emulator/warehouses"):
             return Response(200, {"warehouses": state.warehouses.snapshot()})
         if route == ("POST", "/_emulator/iceberg/tables"):

@@ -4,7 +4,7 @@ import json
 import re
 import time
 
-from .auth import AuthError, authenticate, loggable_token_type
+from .auth import AuthError, authenticate, loggable_token_type, loggable_wif_form
 from .bindings import validate as validate_bindings
 from .faults import status_response
 from .httpmsg import Response, error
@@ -45,7 +45,8 @@ def handle(state, req):
         resp = Response(0, drop=True) if after["action"] == "drop_after_execute" else _fault_response(after)
     code = resp.body.get("code") if resp.status >= 400 and isinstance(resp.body, dict) else None
     state.requests.add(req.method, req.path, req.raw_query, None if resp.drop else resp.status, request_id,
-                       token_type=loggable_token_type(req.headers), principal=req.principal, code=code)
+                       token_type=loggable_token_type(req.headers), principal=req.principal, code=code,
+                       wif_form=loggable_wif_form(req.headers))
     return resp
 
 

@@ -4,7 +4,7 @@ verifier, each one checks its credential for real and answers a Principal or a 4
 | Token type | Module | 401 code |
 | KEYPAIR_JWT (also when the header is absent) | keypair.py | 390144 |
 | PROGRAMMATIC_ACCESS_TOKEN | pat.py | 394400 (invented) |
-| WORKLOAD_IDENTITY_FEDERATION (AWS) | wif_aws.py | 390191, 390192 (invented) |
+| WORKLOAD_IDENTITY_FEDERATION (AWS: signed request or outbound JWT) | wif_aws.py | 390191, 390192 (invented) |
 | OAUTH (External OAuth) | oauth.py | 390303 |
 
 Any other type answers 390101. Tokens, signatures and secrets are never logged nor echoed.
@@ -36,6 +36,15 @@ def loggable_token_type(headers):
     the wrong header, say) is logged as '<invalid>'."""
     kind = token_type(headers)
     return kind if _LOGGABLE_TYPE.fullmatch(kind) else "<invalid>"
+
+
+def loggable_wif_form(headers):
+    """'signed_request' or 'jwt' for a WORKLOAD_IDENTITY_FEDERATION request's attestation (by its
+    shape; None for other token types or when there is no WIF.<provider>.<attestation> bearer)."""
+    if token_type(headers) != "WORKLOAD_IDENTITY_FEDERATION":
+        return None
+    scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
+    return wif_aws.attestation_form(token.strip()) if scheme.lower() == "bearer" else None
 
 
 def authenticate(headers, state):

@@ -3,6 +3,7 @@
 import threading
 import time
 
+from .aws_outbound import OutboundFederation
 from .engine import Engine
 from .faults import FaultQueue
 from .oauth import Integrations
@@ -51,26 +52,43 @@ class Config:
             return dict(self._values)
 
 
-class RequestLog:
-    """SQL API requests as received (method, path, query, status, requestId), the token type they
-    carried, whom it authenticated and the error code of a failed answer; never headers or tokens."""
+class BoundedLog:
+    """The last MAX_REQUEST_LOG entries (dicts), oldest first."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._entries = []
 
-    def add(self, method, path, query, status, request_id, token_type=None, principal=None, code=None):
+    def add_entry(self, entry):
         with self._lock:
-            self._entries.append({"method": method, "path": path, "query": query, "status": status,
-                                  "requestId": request_id, "time": time.time(), "token_type": token_type,
-                                  "account": principal.account if principal else None,
-                                  "user": principal.user if principal else None,
-                                  "code": code})
+            self._entries.append(entry)
             del self._entries[:-MAX_REQUEST_LOG]
 
     def list(self):
         with self._lock:
-            return list(self._entries)
+            return [dict(e) for e in self._entries]
+
+
+class RequestLog(BoundedLog):
+    """SQL API requests as received (method, path, query, status, requestId), the token type they
+    carried (and, for workload identity federation, the attestation's form), whom it authenticated
+    and the error code of a failed answer; never headers or tokens."""
+
+    def add(self, method, path, query, status, request_id, token_type=None, principal=None, code=None,
+            wif_form=None):
+        self.add_entry({"method": method, "path": path, "query": query, "status": status,
+                        "requestId": request_id, "time": time.time(), "token_type": token_type,
+                        "wif_form": wif_form,
+                        "account": principal.account if principal else None,
+                        "user": principal.user if principal else None,
+                        "code": code})
+
+
+class StsLog(BoundedLog):
+    """Calls to the emulated STS endpoint (aws_outbound.py builds the entries: action, caller ARN,
+    parameters, status, STS error code); never headers, signatures, secrets or tokens."""
+
+    add = BoundedLog.add_entry
 
 
 class State:
@@ -78,6 +96,8 @@ class State:
         self.config = Config()
         self.users = UserStore()
         self.aws = Sts()                # session credentials for workload identity federation
+        self.aws_outbound = OutboundFederation()  # accounts' outbound identity federation issuers
+        self.sts_log = StsLog()         # calls to POST /_emulator/sts
         self.oauth = Integrations()     # External OAuth security integrations
         self.faults = FaultQueue()
         self.warehouses = Warehouses()

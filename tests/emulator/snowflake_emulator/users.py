@@ -67,7 +67,7 @@ class User:
     name: str
     default_role: str = None
     slots: list = field(default_factory=lambda: [None, None])  # Key or None: RSA_PUBLIC_KEY, RSA_PUBLIC_KEY_2
-    workload_identities: list = field(default_factory=list)     # [{"type": "AWS", "arn": ...}]
+    workload_identities: list = field(default_factory=list)     # [{"type": "AWS", "arn", "issuer"?}]
     pats: dict = field(default_factory=dict)                    # name -> Pat
 
     def key_for(self, fp):
@@ -152,10 +152,14 @@ class UserStore:
             return u.slot_fingerprints()
 
     def change_workload_identities(self, account, user, add=None, remove=None):
-        """ALTER USER .. ADD / REMOVE WORKLOAD IDENTITY."""
+        """ALTER USER .. ADD / REMOVE WORKLOAD IDENTITY. remove: an ARN (every identity naming it, with
+        or without an issuer) or an identity {"type", "arn", "issuer"?} (exactly that one)."""
         if (add is None) == (remove is None):
-            raise ValueError("give exactly one of 'add': {\"type\": \"AWS\", \"arn\": ...} or 'remove': arn")
+            raise ValueError("give exactly one of 'add': {\"type\": \"AWS\", \"arn\": ..., \"issuer\"?: ...} "
+                             "or 'remove': arn or identity")
         identity = trusted_identity(add) if add is not None else None
+        if remove is not None and not isinstance(remove, str):
+            remove = trusted_identity(remove)
         with self._lock:
             u = self._get(account, user)
             if identity is not None:
@@ -163,7 +167,7 @@ class UserStore:
                     self._check_identities_free(u, [identity])
                     u.workload_identities.append(identity)
             else:
-                kept = [w for w in u.workload_identities if w["arn"] != remove]
+                kept = [w for w in u.workload_identities if (w if isinstance(remove, dict) else w["arn"]) != remove]
                 if len(kept) == len(u.workload_identities):
                     raise LookupError(f"user {u.account}.{u.name} has no workload identity {remove!r}")
                 u.workload_identities = kept
@@ -243,4 +247,6 @@ class UserStore:
                 continue
             for w in identities:
                 if w in other.workload_identities:
-                    raise ValueError(f"workload identity {w['arn']} already belongs to user {other.account}.{other.name}")
+                    issuer = f" with issuer {w['issuer']}" if w.get("issuer") else ""
+                    raise ValueError(f"workload identity {w['arn']}{issuer} already belongs to user "
+                                     f"{other.account}.{other.name}")

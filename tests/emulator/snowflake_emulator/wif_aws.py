@@ -1,12 +1,16 @@
-"""Workload identity federation with AWS: the emulator plays STS for it.
+"""Workload identity federation with AWS: the emulator plays STS for it. Two forms of `WIF.AWS.<x>`:
 
-A client proves it holds an IAM role's credentials by signing (SigV4) an STS GetCallerIdentity
-request it never sends; Snowflake sends that request to STS and gets the caller's ARN back. Here
-POST /_emulator/aws/credentials mints role session credentials, and the verifier does what STS and
-Snowflake would: it checks the request is a GetCallerIdentity for an STS host only (Snowflake must
-never forward an attestation elsewhere), signed for the Snowflake audience, recent, with known and
-current credentials, then recomputes the signature. The caller is the role's assumed-role ARN, and
-the user is the one that trusts that role.
+- the signed request: a client proves it holds an IAM role's credentials by signing (SigV4) an STS
+  GetCallerIdentity request it never sends; Snowflake sends that request to STS and gets the
+  caller's ARN back. Here POST /_emulator/aws/credentials mints role session credentials, and the
+  verifier does what STS and Snowflake would: it checks the request is a GetCallerIdentity for an
+  STS host only (Snowflake must never forward an attestation elsewhere), signed for the Snowflake
+  audience, recent, with known and current credentials, then recomputes the signature. The caller
+  is the role's assumed-role ARN, and the user is the one that trusts that role (an identity
+  without an ISSUER);
+- the outbound JWT (aws_outbound.py issues it, like STS GetWebIdentityToken): signed with the key of
+  the AWS account's issuer; the user is the one whose identity has that ISSUER and the JWT's
+  subject role.
 
 Errors: 390191 (the attestation is invalid) and 390192 (no user trusts the verified identity) are
 codes the emulator invented. Reasons never show the signature, secret or session token.
@@ -25,6 +29,8 @@ import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit
+
+import jwt
 
 from .principals import AuthError, Principal, iso8601
 
@@ -45,6 +51,13 @@ SESSION_NAME = re.compile(rf"{_NAME}{{2,64}}")
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}"
 _REGIONAL_HOST = re.compile(rf"sts\.({_REGION})\.amazonaws\.com(\.cn)?")
 GLOBAL_HOST = "sts.amazonaws.com"
+REGION = re.compile(_REGION)
+
+# The outbound JWT (GetWebIdentityToken): three base64url segments; the signed request is standard
+# base64 and has no dot.
+JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+JWT_ALGORITHMS = ("ES384", "RS256")
+JWT_LEEWAY_SECONDS = 30
 
 # What STS itself answers; the emulator shows them as reasons.
 TOKEN_INVALID = "The security token included in the request is invalid"
@@ -74,16 +87,41 @@ def sts_region(host):
 # ---------------------------------------------------------------- trusted identities (user side)
 
 def trusted_identity(value):
-    """A user's workload identity, validated: {"type": "AWS", "arn": role or assumed-role ARN}."""
+    """A user's workload identity, validated: {"type": "AWS", "arn": role or assumed-role ARN} plus,
+    for the outbound JWT form, "issuer": the AWS account's issuer URL (ISSUER = '...')."""
     if not isinstance(value, dict):
-        raise ValueError("a workload identity is an object {\"type\": \"AWS\", \"arn\": ...}")
-    kind, arn = value.get("type"), value.get("arn")
+        raise ValueError("a workload identity is an object {\"type\": \"AWS\", \"arn\": ..., \"issuer\"?: ...}")
+    kind, arn, issuer = value.get("type"), value.get("arn"), value.get("issuer")
     if not isinstance(kind, str) or kind.upper() != "AWS":
         raise ValueError("only workload identities of type AWS are emulated")
     if not isinstance(arn, str) or not (ROLE_ARN.fullmatch(arn) or ASSUMED_ROLE_ARN.fullmatch(arn)):
         raise ValueError("'arn' must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME) or an "
                          "assumed-role ARN (arn:aws:sts::123456789012:assumed-role/NAME/SESSION)")
-    return {"type": "AWS", "arn": arn}
+    if issuer is None:
+        return {"type": "AWS", "arn": arn}
+    if not isinstance(issuer, str) or not _https_url(issuer):
+        raise ValueError("'issuer' must be an https URL without user info, query or fragment, e.g. "
+                         "https://<id>.tokens.sts.global.api.aws")
+    if not ROLE_ARN.fullmatch(arn):
+        raise ValueError("an identity with an 'issuer' must name an IAM role ARN: the outbound token's "
+                         "subject is the role, never an assumed-role session")
+    return {"type": "AWS", "arn": arn, "issuer": issuer}
+
+
+def _https_url(text):
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return (parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
+            and not parts.query and not parts.fragment and not any(c.isspace() for c in text))
+
+
+def role_matches(identity_arn, partition, account, role_name):
+    """Whether a registered role ARN names this role (its path ignored)."""
+    m = ROLE_ARN.fullmatch(identity_arn)
+    return bool(m) and (m.group(1), m.group(2), m.group(4)) == (partition, account, role_name)
 
 
 # ---------------------------------------------------------------- the emulator's STS
@@ -98,13 +136,16 @@ class Credentials:
     account: str
     role_name: str
     assumed_arn: str
+    role_arn: str     # as given at mint time, path included: the outbound token's subject
 
     def trusted_by(self, identity):
-        """Whether a registered identity names this caller: its role (whatever the role's path, which
-        GetCallerIdentity does not reveal) or exactly this assumed-role session."""
-        m = ROLE_ARN.fullmatch(identity["arn"])
-        if m:
-            return (m.group(1), m.group(2), m.group(4)) == (self.partition, self.account, self.role_name)
+        """Whether a registered identity (one without an ISSUER: those accept only the outbound JWT)
+        names this caller: its role (whatever the role's path, which GetCallerIdentity does not
+        reveal) or exactly this assumed-role session."""
+        if identity.get("issuer"):
+            return False
+        if ROLE_ARN.fullmatch(identity["arn"]):
+            return role_matches(identity["arn"], self.partition, self.account, self.role_name)
         return identity["arn"] == self.assumed_arn
 
 
@@ -140,7 +181,7 @@ class Sts:
             secret_access_key=_random(string.ascii_letters + string.digits + "/+", 40),
             session_token=base64.b64encode(secrets.token_bytes(240)).decode(),
             expires=time.time() + duration, partition=partition, account=account, role_name=name,
-            assumed_arn=f"arn:{partition}:sts::{account}:assumed-role/{name}/{session}")
+            assumed_arn=f"arn:{partition}:sts::{account}:assumed-role/{name}/{session}", role_arn=role_arn)
         with self._lock:
             self._by_key[creds.access_key_id] = creds
         return {"accessKeyId": creds.access_key_id, "secretAccessKey": creds.secret_access_key,
@@ -163,11 +204,13 @@ def canonical_query(params):
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
-def sigv4_signature(secret_key, method, path, params, headers, signed_headers, amz_date, scope):
-    """Hex SigV4 signature. headers: lowercase name -> value; scope: DATE/REGION/SERVICE/aws4_request."""
+def sigv4_signature(secret_key, method, path, params, headers, signed_headers, amz_date, scope,
+                    payload_hash=EMPTY_SHA256):
+    """Hex SigV4 signature. path: the canonical URI; headers: lowercase name -> value; scope:
+    DATE/REGION/SERVICE/aws4_request; payload_hash: hex SHA-256 of the body."""
     canonical_headers = "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in signed_headers)
     canonical_request = "\n".join([method, path, canonical_query(params), canonical_headers,
-                                   ";".join(signed_headers), EMPTY_SHA256])
+                                   ";".join(signed_headers), payload_hash])
     string_to_sign = "\n".join([ALGORITHM, amz_date, scope,
                                 hashlib.sha256(canonical_request.encode()).hexdigest()])
     date, region, service, terminator = scope.split("/")
@@ -177,22 +220,33 @@ def sigv4_signature(secret_key, method, path, params, headers, signed_headers, a
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def _authorization(value):
-    """(credential, signed headers, signature) of an 'AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..'."""
+def parse_authorization(value, fail):
+    """(credential, signed headers, signature) of an 'AWS4-HMAC-SHA256 Credential=.., SignedHeaders=..,
+    Signature=..'; fail(reason) makes the exception to raise."""
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
-        raise invalid(f"Authorization must use {ALGORITHM}")
+        raise fail(f"Authorization must use {ALGORITHM}")
     parts = {}
     for item in rest.split(","):
         name, eq, val = item.strip().partition("=")
         if not eq or name in parts:
-            raise invalid("Authorization header is malformed")
+            raise fail("Authorization header is malformed")
         parts[name] = val.strip()
     if set(parts) != {"Credential", "SignedHeaders", "Signature"}:
-        raise invalid("Authorization header must have exactly Credential, SignedHeaders and Signature")
+        raise fail("Authorization header must have exactly Credential, SignedHeaders and Signature")
     if not re.fullmatch(r"[0-9a-f]{64}", parts["Signature"]):
-        raise invalid("Authorization Signature must be 64 lowercase hex digits")
+        raise fail("Authorization Signature must be 64 lowercase hex digits")
     return parts["Credential"], parts["SignedHeaders"], parts["Signature"]
+
+
+def parse_amz_date(value):
+    """Epoch seconds of an X-Amz-Date (YYYYMMDDTHHMMSSZ), or None when malformed."""
+    try:
+        if not re.fullmatch(r"\d{8}T\d{6}Z", value or ""):
+            return None
+        return calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------- verification
@@ -243,7 +297,7 @@ def verify_attestation(attestation, sts, now=None):
         raise invalid(f"X-Snowflake-Audience must be {AUDIENCE}, not {headers['x-snowflake-audience']!r}")
     if "authorization" not in headers:
         raise invalid("Authorization header is missing")
-    credential, signed, signature = _authorization(headers["authorization"])
+    credential, signed, signature = parse_authorization(headers["authorization"], invalid)
     signed_headers = signed.split(";")
     if signed_headers != sorted(set(signed_headers)) or any(h != h.lower() for h in signed_headers):
         raise invalid("SignedHeaders must be lowercase, sorted and unique")
@@ -262,11 +316,8 @@ def verify_attestation(attestation, sts, now=None):
     if scope_region != region:
         raise invalid(f"credential scope region {scope_region!r} does not match the host's region {region!r}")
     amz_date = headers.get("x-amz-date", "")
-    try:
-        if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date):
-            raise ValueError
-        signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
-    except ValueError:
+    signed_at = parse_amz_date(amz_date)
+    if signed_at is None:
         raise invalid("X-Amz-Date must be YYYYMMDDTHHMMSSZ")
     if date != amz_date[:8]:
         raise invalid("credential scope date does not match X-Amz-Date")
@@ -288,6 +339,21 @@ def verify_attestation(attestation, sts, now=None):
     return creds
 
 
+def attestation_form(token):
+    """'jwt' or 'signed_request': which form a WIF.<provider>.<attestation> token has (for the request
+    log; None when it is not shaped like one)."""
+    prefix, _, rest = token.partition(".")
+    _, _, attestation = rest.partition(".")
+    if prefix != "WIF" or not attestation:
+        return None
+    return "jwt" if JWT_SHAPE.fullmatch(attestation) else "signed_request"
+
+
+def _no_user(arn):
+    return AuthError("390192", "Unable to find an associated Snowflake user for the verified AWS Caller "
+                               f"Identity with ARN '{arn}'")
+
+
 def verify_wif(token, state, now=None):
     """Bearer WIF.AWS.<attestation> (token type WORKLOAD_IDENTITY_FEDERATION) -> Principal."""
     prefix, _, rest = token.partition(".")
@@ -296,10 +362,82 @@ def verify_wif(token, state, now=None):
         raise invalid("token must be WIF.<provider>.<attestation>")
     if provider != "AWS":
         raise invalid(f"provider {provider!r} is not emulated: only AWS")
+    if JWT_SHAPE.fullmatch(attestation):
+        return _verify_outbound_jwt(attestation, state, now)
     creds = verify_attestation(attestation, state.aws, now)
     user = state.users.find_by_workload_identity(creds.trusted_by)
     if user is None:
-        raise AuthError("390192", "Unable to find an associated Snowflake user for the verified AWS Caller "
-                                  f"Identity with ARN '{creds.assumed_arn}'")
+        raise _no_user(creds.assumed_arn)
     return Principal(user.account, user.name, user.default_role)
 
+
+# ---------------------------------------------------------------- the outbound JWT (GetWebIdentityToken)
+
+def _claim_number(claims, name, required=True):
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise invalid(f"missing claim '{name}'")
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise invalid(f"claim '{name}' must be a number")
+    return value
+
+
+def verify_outbound_jwt(token, outbound, now=None):
+    """The verified claims of a JWT issued by an account's outbound identity federation issuer
+    (state.aws_outbound): alg ES384 or RS256, a known issuer, its key's signature, the Snowflake
+    audience, exp/iat/nbf, and a role ARN as subject."""
+    now = time.time() if now is None else now
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise invalid("the web identity token is not a well-formed JWT")
+    alg = header.get("alg")
+    if alg not in JWT_ALGORITHMS:
+        raise invalid(f"unsupported JWT algorithm {alg!r}, expected ES384 or RS256")
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or not iss:
+        raise invalid("missing claim 'iss'")
+    issuer = outbound.by_issuer(iss)
+    if issuer is None:
+        raise invalid(f"issuer {iss!r} is not the issuer of an AWS account with outbound identity federation enabled")
+    kid, public_key = issuer.public_key(alg)
+    if header.get("kid") is not None and header.get("kid") != kid:
+        raise invalid(f"the issuer has no {alg} key with kid {header.get('kid')!r}")
+    try:
+        jwt.decode(token, key=public_key, algorithms=[alg],
+                   options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
+                            "verify_iss": False, "verify_sub": False, "verify_jti": False})
+    except jwt.InvalidSignatureError:
+        raise invalid("signature verification failed")
+    except jwt.PyJWTError as e:
+        raise invalid(f"token rejected: {e}")
+    aud = claims.get("aud")
+    auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if AUDIENCE not in auds:
+        raise invalid(f"audience {aud!r} does not contain {AUDIENCE}")
+    exp, iat, nbf = _claim_number(claims, "exp"), _claim_number(claims, "iat"), _claim_number(claims, "nbf", False)
+    if exp < now - JWT_LEEWAY_SECONDS:
+        raise invalid("token expired")
+    if iat > now + JWT_LEEWAY_SECONDS:
+        raise invalid("token issued in the future (iat)")
+    if nbf is not None and nbf > now + JWT_LEEWAY_SECONDS:
+        raise invalid("token is not valid yet (nbf)")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not ROLE_ARN.fullmatch(sub):
+        raise invalid(f"subject {sub!r} is not an IAM role ARN")
+    return claims
+
+
+def _verify_outbound_jwt(token, state, now):
+    claims = verify_outbound_jwt(token, state.aws_outbound, now)
+    iss, sub = claims["iss"], claims["sub"]
+    m = ROLE_ARN.fullmatch(sub)
+    role = (m.group(1), m.group(2), m.group(4))
+    user = state.users.find_by_workload_identity(
+        lambda w: w.get("issuer") == iss and role_matches(w["arn"], *role))
+    if user is None:
+        raise _no_user(sub)
+    return Principal(user.account, user.name, user.default_role)
