@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CDK app's checks, on a fresh machine (after tests/setup.sh made .venv with cfn-lint):
-#   npm ci, type check, the assertion tests, `cdk synth` without bundling in three configurations,
+#   npm ci, type check, the assertion tests, `cdk synth` without bundling in four configurations,
 #   and cfn-lint on each synthesized template. Needs Node.js 20+ and the npm registry; no Docker,
 #   no AWS credentials, no Rust build. Exits non-zero on the first failure.
 set -euo pipefail
@@ -55,11 +55,15 @@ synth options \
 synth keyless -c authMode=keyless -c region=us-west-2 \
   -c snowflakeAccount=myorg-myacct -c snowflakeUser=POSTETL_SVC -c snowflakeRole=POSTETL \
   -c snowflakeWarehouse=POSTETL_WH -c snowflakeDatabase=ANALYTICS -c snowflakeSchema=CORE
+# Keyless with the AWS outbound JWT: the sts:GetWebIdentityToken statement on the five Snowflake roles.
+synth keyless-outbound -c authMode=keyless -c region=us-west-2 -c snowflakeWifOutboundToken=true \
+  -c snowflakeAccount=myorg-myacct -c snowflakeRole=POSTETL \
+  -c snowflakeWarehouse=POSTETL_WH -c snowflakeDatabase=ANALYTICS -c snowflakeSchema=CORE
 
 echo "== cfn-lint ($("${CFN_LINT}" --version))"
 # W3005 (a DependsOn that a GetAtt already implies) is how CDK orders a role's policy before the
 # resources that use the role: noise, not a defect. Anything else, warnings included, fails.
-templates=("${WORK}"/{default,options,keyless}/PostEtl.template.json)
+templates=("${WORK}"/{default,options,keyless,keyless-outbound}/PostEtl.template.json)
 "${CFN_LINT}" --ignore-checks W3005 -- "${templates[@]}"
 echo "cfn-lint: ${#templates[@]} templates clean"
 

@@ -50,6 +50,11 @@ export interface PostEtlConfig {
   readonly secretKmsKeyArn?: string;
   /** keyless only: account, user, role, warehouse, database and schema for the functions' environment. */
   readonly snowflake?: SnowflakeConnectionConfig;
+  /**
+   * keyless only: prove the identity with an AWS outbound identity federation JWT (STS
+   * GetWebIdentityToken) instead of a signed GetCallerIdentity request. Always false in secret mode.
+   */
+  readonly snowflakeWifOutboundToken: boolean;
   /** Absolute path of the pipeline config; the SQL files it names are relative to it. */
   readonly pipelineConfigPath: string;
   readonly alertEmail?: string;
@@ -136,9 +141,18 @@ export function configFromContext(node: Node): PostEtlConfig {
     }
   }
 
-  const privateLink = get('snowflakePrivateLink') ?? 'false';
-  if (privateLink !== 'true' && privateLink !== 'false') {
-    problems.push(`snowflakePrivateLink: ${JSON.stringify(privateLink)} is neither true nor false`);
+  const flag = (key: string): boolean => {
+    const value = get(key) ?? 'false';
+    if (value !== 'true' && value !== 'false') problems.push(`${key}: ${JSON.stringify(value)} is neither true nor false`);
+    return value === 'true';
+  };
+  const privateLink = flag('snowflakePrivateLink');
+  // Unlike the other keyless keys, not ignored in secret mode: true there would suggest a JWT the
+  // functions never ask for, so it is reported rather than silently dropped.
+  const wifOutboundToken = flag('snowflakeWifOutboundToken');
+  if (wifOutboundToken && authMode === 'secret') {
+    problems.push('snowflakeWifOutboundToken: applies to authMode keyless only (secret mode reads its credential from '
+      + 'the secret); remove it or set authMode=keyless');
   }
   const baseUrl = check('snowflakeBaseUrl', get('snowflakeBaseUrl'), /^https:\/\/[^\s/]+(\/\S*)?$/, 'an https URL');
 
@@ -168,7 +182,8 @@ export function configFromContext(node: Node): PostEtlConfig {
     pipelineConfigPath: path.resolve(CDK_DIR, get('pipelineConfigPath') ?? DEFAULT_PIPELINE_CONFIG),
     alertEmail: check('alertEmail', get('alertEmail'), EMAIL, 'an email address'),
     snowflakeBaseUrl: baseUrl,
-    snowflakePrivateLink: privateLink === 'true',
+    snowflakePrivateLink: privateLink,
+    snowflakeWifOutboundToken: authMode === 'keyless' && wifOutboundToken,
     snowflakeIntegration,
   };
   if (problems.length > 0) {

@@ -54,8 +54,10 @@ export class PostEtlStack extends Stack {
     // Snowflake credentials. Secret mode: a secret that exists already (never created here, never
     // holding a value in this app), read through the Parameters and Secrets extension; whether it
     // holds a key pair, a programmatic access token or an OAuth token changes nothing here.
-    // Keyless mode: none; each function signs an STS GetCallerIdentity request with its role's
-    // credentials and Snowflake, not the function, sends it to STS, so no permission is needed.
+    // Keyless mode: none. By default each function signs an STS GetCallerIdentity request with its
+    // role's credentials and Snowflake, not the function, sends it to STS, so no permission is needed.
+    // With snowflakeWifOutboundToken the function itself calls STS GetWebIdentityToken for a JWT
+    // (audience snowflakecomputing.com, ES384, 900 s), which needs the statement below.
     let secret: secretsmanager.ISecret | undefined;
     let secretArnForPolicy: string | undefined;
     if (config.authMode === 'secret') {
@@ -91,6 +93,8 @@ export class PostEtlStack extends Stack {
       environment.SNOWFLAKE_WAREHOUSE = sf.warehouse;
       environment.SNOWFLAKE_DATABASE = sf.database;
       environment.SNOWFLAKE_SCHEMA = sf.schema;
+      // The variable Snowflake's Python connector reads for the same choice.
+      if (config.snowflakeWifOutboundToken) environment.SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN = 'true';
     }
     if (config.snowflakeBaseUrl) environment.SNOWFLAKE_BASE_URL = config.snowflakeBaseUrl;
     if (config.snowflakePrivateLink) environment.SNOWFLAKE_PRIVATE_LINK = 'true';
@@ -116,6 +120,19 @@ export class PostEtlStack extends Stack {
             conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
           }));
         }
+      }
+      if (spec.snowflake && config.snowflakeWifOutboundToken) {
+        // Only the token the Rust side asks for: Snowflake's audience, ES384, at most 15 minutes.
+        // The action takes no resource-level permissions.
+        step.role.addToPolicy(new iam.PolicyStatement({
+          actions: ['sts:GetWebIdentityToken'],
+          resources: ['*'],
+          conditions: {
+            'ForAllValues:StringEquals': { 'sts:IdentityTokenAudience': 'snowflakecomputing.com' },
+            'StringEquals': { 'sts:SigningAlgorithm': 'ES384' },
+            'NumericLessThanEquals': { 'sts:DurationSeconds': 900 },
+          },
+        }));
       }
     }
 

@@ -19,6 +19,7 @@ describe('context', () => {
       secretName: 'postetl/snowflake',
       pipelineConfigPath: path.join(REPO_DIR, 'statemachine', 'pipelines.toml'),
       snowflakePrivateLink: false,
+      snowflakeWifOutboundToken: false,
     });
   });
 
@@ -49,6 +50,7 @@ describe('context', () => {
       alertEmail: 'oncall@example.com',
       snowflakeBaseUrl: 'https://myorg-myaccount.privatelink.snowflakecomputing.com',
       snowflakePrivateLink: true,
+      snowflakeWifOutboundToken: false,
       snowflakeIntegration: {
         iamUserArn: 'arn:aws:iam::999988887777:user/abc1-s-xyz',
         externalIds: ['EXT_ID=', 'GLUE_EXT_ID='],
@@ -84,6 +86,7 @@ describe('context', () => {
       },
       pipelineConfigPath: path.join(REPO_DIR, 'statemachine', 'pipelines.toml'),
       snowflakePrivateLink: false,
+      snowflakeWifOutboundToken: false,
     });
   });
 
@@ -99,6 +102,26 @@ describe('context', () => {
     }).snowflake).toMatchObject({ user: 'postetl@example.com', role: '_r$1', schema: 'core' });
     expect(fromContext({ ...KEYLESS, snowflakeSchema: 'S'.repeat(255) }).snowflake!.schema).toHaveLength(255);
     expect(() => fromContext({ ...KEYLESS, snowflakeSchema: 'S'.repeat(256) })).toThrow(/snowflakeSchema: .* is not an unquoted Snowflake identifier/);
+  });
+
+  test('keyless: snowflakeWifOutboundToken, false by default, true or false as a string or a boolean', () => {
+    expect(fromContext(KEYLESS).snowflakeWifOutboundToken).toBe(false);
+    for (const [value, expected] of [['true', true], [true, true], ['false', false], [false, false], [' true ', true], ['', false]] as const) {
+      expect([value, fromContext({ ...KEYLESS, snowflakeWifOutboundToken: value }).snowflakeWifOutboundToken])
+        .toEqual([value, expected]);
+    }
+  });
+
+  test('secret mode: snowflakeWifOutboundToken true is an error (keyless only), false is accepted', () => {
+    for (const value of ['true', true]) {
+      expect(() => fromContext({ secretName: 'postetl/snowflake', snowflakeWifOutboundToken: value }))
+        .toThrow(/snowflakeWifOutboundToken: applies to authMode keyless only/);
+      expect(() => fromContext({ authMode: 'keypair', secretName: 'postetl/snowflake', snowflakeWifOutboundToken: value }))
+        .toThrow(/snowflakeWifOutboundToken: applies to authMode keyless only/);
+    }
+    for (const value of ['false', false]) {
+      expect(fromContext({ secretName: 'postetl/snowflake', snowflakeWifOutboundToken: value }).snowflakeWifOutboundToken).toBe(false);
+    }
   });
 
   test('secret mode ignores the keyless settings: not checked, not kept', () => {
@@ -149,6 +172,8 @@ describe('context', () => {
       snowflakeRoleName: 'has space' }, /snowflakeRoleName/],
     [{ secretName: 'x', alertEmail: 'not-an-address' }, /alertEmail/],
     [{ secretName: 'x', snowflakePrivateLink: 'yes' }, /snowflakePrivateLink/],
+    [{ ...KEYLESS, snowflakeWifOutboundToken: 'yes' }, /snowflakeWifOutboundToken: "yes" is neither true nor false/],
+    [{ ...KEYLESS, snowflakeWifOutboundToken: 1 }, /snowflakeWifOutboundToken: "1" is neither true nor false/],
     [{ secretName: 'x', snowflakeBaseUrl: 'http://insecure' }, /snowflakeBaseUrl/],
     [{ secretName: 'x', account: '12' }, /account/],
     [{ secretName: 'x', secretKmsKeyArn: 'alias/aws/secretsmanager' }, /secretKmsKeyArn/],

@@ -223,6 +223,53 @@ describe('keyless mode', () => {
   });
 });
 
+describe('keyless mode with the outbound token (snowflakeWifOutboundToken)', () => {
+  const GET_WEB_IDENTITY_TOKEN = {
+    Action: 'sts:GetWebIdentityToken',
+    Effect: 'Allow',
+    Resource: '*',
+    Condition: {
+      'ForAllValues:StringEquals': { 'sts:IdentityTokenAudience': 'snowflakecomputing.com' },
+      'StringEquals': { 'sts:SigningAlgorithm': 'ES384' },
+      'NumericLessThanEquals': { 'sts:DurationSeconds': 900 },
+    },
+  };
+  let s: Synth;
+  let keyless: Synth;
+  beforeAll(() => {
+    s = synth({ ...KEYLESS, snowflakeWifOutboundToken: 'true' });
+    keyless = synth(KEYLESS);
+  });
+
+  test('each Snowflake step role: its keyless policy plus exactly one sts:GetWebIdentityToken statement', () => {
+    for (const spec of STEPS.filter((x) => x.snowflake)) {
+      const statements = roleStatements(s, s.id(s.stack.steps[spec.id].role)) as any[];
+      expect([spec.id, statements.filter((st) => JSON.stringify(st).includes('sts:'))])
+        .toEqual([spec.id, [GET_WEB_IDENTITY_TOKEN]]);
+      expect([spec.id, statements.filter((st) => st.Action !== 'sts:GetWebIdentityToken')])
+        .toEqual([spec.id, roleStatements(keyless, keyless.id(keyless.stack.steps[spec.id].role))]);
+    }
+  });
+
+  test('plan gets no STS permission; no other STS statement anywhere', () => {
+    expect(JSON.stringify(roleStatements(s, s.id(s.stack.steps.Plan.role)))).not.toMatch(/sts:/);
+    expect(roleStatements(s, s.id(s.stack.steps.Plan.role)))
+      .toEqual(roleStatements(keyless, keyless.id(keyless.stack.steps.Plan.role)));
+    const sts = (allStatements(s) as any[]).filter((st) => JSON.stringify(st.Action).includes('sts:') && !st.Principal);
+    expect(sts).toEqual(Array(5).fill(GET_WEB_IDENTITY_TOKEN));
+  });
+
+  test('without the option (keyless default, false, secret mode) no role may call GetWebIdentityToken', () => {
+    for (const t of [keyless, synth({ ...KEYLESS, snowflakeWifOutboundToken: false }), synth(), synth({ snowflakeWifOutboundToken: 'false' })]) {
+      expect(JSON.stringify(t.json)).not.toMatch(/GetWebIdentityToken|sts:IdentityTokenAudience/);
+    }
+  });
+
+  test('secret mode with the option fails the synth', () => {
+    expect(() => synth({ snowflakeWifOutboundToken: 'true' })).toThrow(/snowflakeWifOutboundToken: applies to authMode keyless only/);
+  });
+});
+
 describe('the Snowflake integration role', () => {
   const snowflakeUser = 'arn:aws:iam::999988887777:user/abc1-s-xyz';
 

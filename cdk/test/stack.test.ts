@@ -119,6 +119,7 @@ describe('secrets stay out of the environment', () => {
   // Every variable a function may have: none of them can hold a credential.
   const ALLOWED = new Set([
     'POSTETL_CONFIG', 'POSTETL_SECRET_ID', 'SNOWFLAKE_AUTH', 'SNOWFLAKE_BASE_URL', 'SNOWFLAKE_PRIVATE_LINK',
+    'SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN',
     'SNOWFLAKE_ACCOUNT', 'SNOWFLAKE_USER', 'SNOWFLAKE_ROLE', 'SNOWFLAKE_WAREHOUSE', 'SNOWFLAKE_DATABASE', 'SNOWFLAKE_SCHEMA',
     'PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED', 'PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE',
     'PARAMETERS_SECRETS_EXTENSION_HTTP_PORT', 'PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL',
@@ -157,6 +158,7 @@ describe('secrets stay out of the environment', () => {
 
   test('keyless: only the connection settings, none of them a credential', () => {
     checkEnvironment(synth(KEYLESS));
+    checkEnvironment(synth({ ...KEYLESS, snowflakeWifOutboundToken: 'true' }));
   });
 
   test('no secret is created, only referenced', () => {
@@ -184,6 +186,31 @@ describe('auth modes', () => {
         SNOWFLAKE_DATABASE: 'ANALYTICS',
         SNOWFLAKE_SCHEMA: 'CORE',
       }]);
+    }
+  });
+
+  test('keyless with snowflakeWifOutboundToken: SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=true on every function, nothing else added', () => {
+    const t = synth({ ...KEYLESS, snowflakeWifOutboundToken: true });
+    for (const spec of STEPS) {
+      expect([spec.id, envOf(t, spec.id)]).toEqual([spec.id, {
+        POSTETL_CONFIG: '/opt/postetl/pipelines.toml',
+        SNOWFLAKE_AUTH: 'workload_identity',
+        SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN: 'true',
+        SNOWFLAKE_ACCOUNT: 'myorg-myacct',
+        SNOWFLAKE_USER: 'POSTETL_SVC',
+        SNOWFLAKE_ROLE: 'POSTETL',
+        SNOWFLAKE_WAREHOUSE: 'POSTETL_WH',
+        SNOWFLAKE_DATABASE: 'ANALYTICS',
+        SNOWFLAKE_SCHEMA: 'CORE',
+      }]);
+    }
+  });
+
+  test('no SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN without the option (keyless default or false, secret mode)', () => {
+    for (const t of [synth(KEYLESS), synth({ ...KEYLESS, snowflakeWifOutboundToken: 'false' }), s]) {
+      for (const spec of STEPS) {
+        expect([spec.id, 'SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN' in envOf(t, spec.id)]).toEqual([spec.id, false]);
+      }
     }
   });
 
