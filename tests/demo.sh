@@ -2,7 +2,8 @@
 # The main job, locally: sets up what a fresh machine lacks, builds the Lambda binaries, and
 # replays a Glue completion event through the real workflow (local Step Functions, the real
 # Lambdas, local Glue/Secrets Manager/SNS, the Snowflake emulator), with progress and a summary.
-# Every server it starts stops when it ends. `--keyless`: the Lambdas use workload identity.
+# Every server it starts stops when it ends. `--keyless` / `--keyless-jwt`: the
+# Lambdas use workload identity (signed request / outbound JWT).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -140,7 +140,8 @@ fn main() {
         let config = ClientConfig { base_url: Some(emulator.url()), ..ClientConfig::default() };
         let pat_client = Client::new(SecretSource::Inline(secret), config.clone()).unwrap();
         let role_arn = "arn:aws:iam::123456789012:role/postetl-bench";
-        emulator.trust_aws_role("XY12345", "SVC_POSTETL", role_arn).await;
+        emulator.trust_aws_role("XY12345", "SVC_POSTETL", role_arn, None)
+        .await;
         let role = emulator.aws_role_credentials(role_arn).await;
         let connection = Connection {
             account: "xy12345.us-east-2.aws".into(),

@@ -3,7 +3,8 @@
 //! tasks run the real function binaries, which read their Snowflake secret from local Secrets
 //! Manager, ask local Glue for the Iceberg metadata, and run SQL on the Snowflake SQL API
 //! emulator. Run with `bash tests/demo.sh`; everything stops when it ends. With `--keyless` the
-//! Lambdas hold no secret: they sign workload identity attestations with their role's credentials.
+//! Lambdas hold no secret: they sign workload identity attestations with their role's credentials;
+//! with `--keyless-jwt` they send STS `GetWebIdentityToken` JWTs instead.
 
 use postetl_tests::workflow::{Workflow, definition};
 use postetl_tests::world::{LAMBDA_ROLE, LambdaAuth, World};
@@ -23,7 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = match std::env::args().nth(1).as_deref() {
         None => LambdaAuth::Secret,
         Some("--keyless") => LambdaAuth::Keyless,
-        Some(other) => return Err(format!("unknown argument {other:?} (only --keyless)").into()),
+        Some("--keyless-jwt") => LambdaAuth::KeylessOutboundToken,
+        Some(other) => {
+            return Err(format!("unknown argument {other:?} (--keyless or --keyless-jwt)").into());
+        }
     };
     let world = World::with_lambdas_using(auth, Some(log.clone())).await;
     let workflow = Workflow::deploy(&world.aws).await;
@@ -34,11 +38,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         LambdaAuth::Keyless => {
             world
                 .emulator
-                .trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE)
+                .trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE, None)
                 .await;
             println!(
                 "[setup] keyless: the Lambdas run as {LAMBDA_ROLE}, no secret; Snowflake user \
                  SVC_POSTETL trusts that role (WORKLOAD_IDENTITY = (TYPE = AWS ...))"
+            );
+        }
+        LambdaAuth::KeylessOutboundToken => {
+            let issuer = world
+                .emulator
+                .enable_outbound_federation("123456789012")
+                .await;
+            world
+                .emulator
+                .trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE, Some(&issuer))
+                .await;
+            println!(
+                "[setup] keyless, outbound JWT: the Lambdas run as {LAMBDA_ROLE} and ask STS for \
+                 a JWT; Snowflake user SVC_POSTETL trusts that role from issuer {issuer}"
             );
         }
     }

@@ -192,13 +192,35 @@ impl Emulator {
         .await;
     }
 
-    /// ALTER USER .. ADD WORKLOAD IDENTITY (TYPE = AWS ARN = ..).
-    pub async fn trust_aws_role(&self, account: &str, user: &str, arn: &str) {
+    /// ALTER USER .. ADD WORKLOAD IDENTITY (TYPE = AWS ARN = .. [ISSUER = ..]): with an issuer the
+    /// user accepts the outbound JWT form only, without one the signed request only.
+    pub async fn trust_aws_role(&self, account: &str, user: &str, arn: &str, issuer: Option<&str>) {
+        let mut identity = json!({"type": "AWS", "arn": arn});
+        if let Some(issuer) = issuer {
+            identity["issuer"] = json!(issuer);
+        }
         self.admin_post(
             "_emulator/users/workload_identities",
-            json!({"account": account, "user": user, "add": {"type": "AWS", "arn": arn}}),
+            json!({"account": account, "user": user, "add": identity}),
         )
         .await;
+    }
+
+    /// `aws iam enable-outbound-web-identity-federation` for an AWS account: the issuer URL of the
+    /// JWTs the emulator's STS then signs for it (`GetWebIdentityToken` at [`Self::sts_url`]).
+    pub async fn enable_outbound_federation(&self, aws_account: &str) -> String {
+        let v = self
+            .admin_post(
+                "_emulator/aws/outbound_federation",
+                json!({"account": aws_account}),
+            )
+            .await;
+        v["issuer"].as_str().expect("an issuer").to_string()
+    }
+
+    /// The emulated STS endpoint (`AWS_ENDPOINT_URL_STS`).
+    pub fn sts_url(&self) -> Url {
+        self.url().join("_emulator/sts").unwrap()
     }
 
     /// Session credentials for `role_arn` from the emulator's STS stand-in (what Lambda gets for

@@ -30,6 +30,9 @@ pub enum LambdaAuth {
     /// Workload identity federation as `LAMBDA_ROLE`, with credentials from the emulator's STS
     /// stand-in; no Snowflake user trusts the role until the test says so.
     Keyless,
+    /// The same, proving the role with a `GetWebIdentityToken` JWT from the emulator's STS
+    /// (`SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=true`, `AWS_ENDPOINT_URL_STS`).
+    KeylessOutboundToken,
 }
 
 pub struct World {
@@ -93,7 +96,9 @@ impl World {
         let emulator = Emulator::start();
         let config_path = test_config();
         let role = match auth {
-            LambdaAuth::Keyless => Some(emulator.aws_role_credentials(LAMBDA_ROLE).await),
+            LambdaAuth::Keyless | LambdaAuth::KeylessOutboundToken => {
+                Some(emulator.aws_role_credentials(LAMBDA_ROLE).await)
+            }
             LambdaAuth::Secret => None,
         };
         let aws = if let Some(lambdas) = lambdas {
@@ -120,6 +125,16 @@ impl World {
                         env.push((name.to_string(), value.to_string()));
                     }
                     env.extend(role.lambda_env());
+                    if auth == LambdaAuth::KeylessOutboundToken {
+                        env.push((
+                            "SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN".into(),
+                            "true".into(),
+                        ));
+                        env.push((
+                            "AWS_ENDPOINT_URL_STS".into(),
+                            emulator.sts_url().to_string(),
+                        ));
+                    }
                 }
             }
             let mut lambdas = lambdas(env);

@@ -5,8 +5,8 @@
 use postetl_tests::{Emulator, SecretsExtension, TestKey};
 use serde_json::json;
 use snowflake::{
-    AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Error, SecretSource,
-    SecretString, Statement,
+    AttestationForm, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Error,
+    SecretSource, SecretString, Statement,
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -223,7 +223,7 @@ async fn workload_identity_is_refused_until_the_user_trusts_the_role() {
 
     // Part II: CREATE USER .. WORKLOAD_IDENTITY = (TYPE = AWS ARN = <role>), and it works.
     emulator
-        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE)
+        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE, None)
         .await;
     assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
     assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
@@ -245,7 +245,7 @@ async fn workload_identity_is_refused_until_the_user_trusts_the_role() {
 async fn a_workload_identity_attestation_with_a_wrong_signature_is_refused() {
     let emulator = emulator_with_user().await;
     emulator
-        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE)
+        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE, None)
         .await;
     let mut role = emulator.aws_role_credentials(ROLE).await;
     role.secret_access_key = SecretString::new("not-the-key-sts-issued");
@@ -277,5 +277,69 @@ async fn keyless_without_aws_credentials_is_a_named_error() {
             .as_array()
             .unwrap()
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_outbound_jwt_form_needs_federation_enabled_and_an_issuer_on_the_user() {
+    let emulator = emulator_with_user().await;
+    let role = emulator.aws_role_credentials(ROLE).await;
+    // The function's STS calls go to the emulated STS, as AWS_ENDPOINT_URL_STS does for a Lambda.
+    let sdk = role
+        .sdk_config("us-east-2")
+        .await
+        .into_builder()
+        .endpoint_url(emulator.sts_url().as_str())
+        .build();
+    let client = keyless(
+        &emulator,
+        AwsWorkloadIdentity::with_config(sdk).form(AttestationForm::OutboundToken),
+    );
+
+    // The AWS account has not enabled outbound identity federation: STS refuses, by name.
+    let err = current_user(&client).await.unwrap_err();
+    assert_eq!(err.name(), "Snowflake.AwsIdentityUnavailable", "{err}");
+    assert!(
+        err.to_string()
+            .contains("OutboundWebIdentityFederationDisabledException"),
+        "{err}"
+    );
+
+    // Enabled, but the user trusts the role without an ISSUER: that accepts the signed request only.
+    let issuer = emulator.enable_outbound_federation("123456789012").await;
+    emulator
+        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE, None)
+        .await;
+    let err = current_user(&client).await.unwrap_err();
+    assert_eq!(err.name(), "Snowflake.Unauthorized", "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN '{ROLE}'"
+        )),
+        "{err}"
+    );
+
+    // WORKLOAD_IDENTITY = (TYPE = AWS ARN = .. ISSUER = ..): the JWT is accepted.
+    emulator
+        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE, Some(&issuer))
+        .await;
+    assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
+    let log = emulator.log().await;
+    let accepted: Vec<_> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != 401)
+        .collect();
+    assert!(!accepted.is_empty());
+    assert!(
+        accepted.iter().all(|r| r["wif_form"] == "jwt"),
+        "{accepted:?}"
+    );
+    let sts = log["sts"].as_array().unwrap();
+    assert!(
+        sts.iter()
+            .any(|c| c["status"] == 200 && c["signingAlgorithm"] == "ES384"),
+        "{sts:?}"
     );
 }

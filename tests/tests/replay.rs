@@ -421,11 +421,28 @@ async fn warm_lambdas_pick_up_a_rotated_key_after_one_401() {
 
 #[tokio::test]
 async fn keyless_lambdas_run_once_snowflake_trusts_their_role() {
-    let (world, workflow) = world_using(LambdaAuth::Keyless).await;
+    keyless_run(LambdaAuth::Keyless).await;
+}
+
+#[tokio::test]
+async fn keyless_lambdas_with_the_outbound_jwt_run_once_snowflake_trusts_their_issuer() {
+    keyless_run(LambdaAuth::KeylessOutboundToken).await;
+}
+
+/// Seed 001 with the real Lambdas: refused until the service user trusts their role, then a run
+/// that authenticates every request with workload identity in the form `auth` names.
+async fn keyless_run(auth: LambdaAuth) {
+    let (world, workflow) = world_using(auth).await;
     let e = &world.emulator;
     let role = world.role.as_ref().unwrap();
+    let (issuer, caller, form) = if auth == LambdaAuth::KeylessOutboundToken {
+        let issuer = e.enable_outbound_federation("123456789012").await;
+        (Some(issuer), LAMBDA_ROLE.to_string(), "jwt")
+    } else {
+        (None, role.assumed_role_arn.clone(), "signed_request")
+    };
 
-    // Seed 001, part I: the role is verified, but no Snowflake user trusts it yet.
+    // Part I: the role is verified, but no Snowflake user trusts it yet.
     let finished = replay_run(&workflow, "untrusted", "jr_untrusted").await;
     assert_eq!(finished.status, "FAILED");
     assert_eq!(
@@ -434,15 +451,14 @@ async fn keyless_lambdas_run_once_snowflake_trusts_their_role() {
         "{finished:?}"
     );
     let expected = format!(
-        "Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN '{}'",
-        role.assumed_role_arn
+        "Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN '{caller}'"
     );
     let cause = finished.cause.clone().unwrap_or_default();
     assert!(cause.contains(&expected), "{cause}");
     assert_eq!(e.log().await["executions"], json!([]));
 
     // Part II: the service user trusts the role; the same Lambdas, still warm, now succeed.
-    e.trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE)
+    e.trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE, issuer.as_deref())
         .await;
     glue_writes_second_snapshot(&world).await;
     let finished = replay_run(&workflow, "trusted", "jr_trusted").await;
@@ -458,7 +474,7 @@ async fn keyless_lambdas_run_once_snowflake_trusts_their_role() {
     assert!(
         accepted
             .iter()
-            .all(|r| r["token_type"] == "WORKLOAD_IDENTITY_FEDERATION"),
+            .all(|r| r["token_type"] == "WORKLOAD_IDENTITY_FEDERATION" && r["wif_form"] == form),
         "{accepted:?}"
     );
 }

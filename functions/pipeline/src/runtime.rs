@@ -5,8 +5,8 @@ use crate::config::{Config, Pipeline};
 use crate::error::StepError;
 use crate::steps::Run;
 use snowflake::{
-    Client, ClientConfig, Connection, Credentials, Outcome, ResultSet, SecretSource, Statement,
-    Wait, derive_request_id,
+    AttestationForm, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Outcome,
+    ResultSet, SecretSource, Statement, Wait, derive_request_id,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -115,6 +115,8 @@ impl Env {
 /// - `workload_identity`: keyless, the function's IAM role; the connection settings a secret would
 ///   carry come from `SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_ROLE`, `SNOWFLAKE_WAREHOUSE`,
 ///   `SNOWFLAKE_DATABASE`, `SNOWFLAKE_SCHEMA` and optionally `SNOWFLAKE_USER` (for logs only).
+///   `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=true` (the Python connector's name for it) proves
+///   the role with an STS `GetWebIdentityToken` JWT instead of a signed `GetCallerIdentity`.
 pub fn credentials_from_env(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<Credentials, StepError> {
@@ -154,7 +156,19 @@ pub fn credentials_from_env(
                     missing.join(", ")
                 )));
             }
-            Ok(Credentials::aws_workload_identity(connection))
+            let form = match get("SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN").as_deref() {
+                None | Some("false") => AttestationForm::SignedRequest,
+                Some("true") => AttestationForm::OutboundToken,
+                Some(other) => {
+                    return Err(StepError::Environment(format!(
+                        "SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN {other:?} is neither true nor false"
+                    )));
+                }
+            };
+            Ok(Credentials::AwsWorkloadIdentity {
+                connection,
+                identity: AwsWorkloadIdentity::from_env().form(form),
+            })
         }
         Some(other) => Err(StepError::Environment(format!(
             "SNOWFLAKE_AUTH {other:?} is neither \"secret\" nor \"workload_identity\""
@@ -329,6 +343,10 @@ mod tests {
                 .contains("SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA"),
             "{err}"
         );
+        let mut outbound = full.to_vec();
+        outbound.push(("SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN", "yes"));
+        let err = from(&outbound).err().unwrap();
+        assert!(err.to_string().contains("neither true nor false"), "{err}");
         let err = from(&[("SNOWFLAKE_AUTH", "keyless")]).err().unwrap();
         assert!(err.to_string().contains("\"keyless\" is neither"), "{err}");
     }

@@ -59,17 +59,6 @@ pub enum Credentials {
     },
 }
 
-impl Credentials {
-    /// Keyless, as the AWS identity the SDK's standard credential chain finds (on Lambda: the
-    /// function's execution role).
-    pub fn aws_workload_identity(connection: Connection) -> Self {
-        Credentials::AwsWorkloadIdentity {
-            connection,
-            identity: AwsWorkloadIdentity::from_env(),
-        }
-    }
-}
-
 impl From<SecretSource> for Credentials {
     fn from(source: SecretSource) -> Self {
         Credentials::Secret(source)

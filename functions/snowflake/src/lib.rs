@@ -38,4 +38,4 @@ pub use result::{Column, ColumnRef, ResultSet, Row, Stats};
 pub use secret::{AUTHENTICATORS, SecretCredential, SecretString, SnowflakeSecret};
 pub use secrets::SecretSource;
 pub use statement::{Binding, Statement, derive_request_id};
-pub use workload_identity::{AwsWorkloadIdentity, SNOWFLAKE_AUDIENCE, sts_host};
+pub use workload_identity::{AttestationForm, AwsWorkloadIdentity, SNOWFLAKE_AUDIENCE, sts_host};

@@ -10,8 +10,15 @@
 //! `Authorization: Bearer WIF.AWS.<attestation>` with
 //! `X-Snowflake-Authorization-Token-Type: WORKLOAD_IDENTITY_FEDERATION` (Snowflake docs,
 //! "Authenticating Snowflake REST APIs" / "Workload identity federation"; the connector's REST
-//! telemetry sends the same header). The JWT alternative (STS `GetWebIdentityToken`) needs AWS
-//! outbound identity federation enabled and a newer STS SDK; see README "Authentication".
+//! telemetry sends the same header).
+//!
+//! The other form, which Snowflake now recommends (release note 2026-05-12, "JWT-based
+//! authentication for AWS Workload Identity Federation"; gosnowflake's
+//! `workloadIdentityAwsUseOutboundToken`, the Python connector's
+//! `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN`): STS `GetWebIdentityToken` (audience
+//! snowflakecomputing.com, ES384) returns a JWT signed by AWS, sent as `WIF.AWS.<jwt>`. It needs
+//! IAM outbound identity federation enabled on the account, `sts:GetWebIdentityToken`, and an
+//! `ISSUER` on the user's workload identity.
 
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
@@ -30,10 +37,24 @@ pub const SNOWFLAKE_AUDIENCE: &str = "snowflakecomputing.com";
 /// STS accepts a signed request for 15 minutes after its `X-Amz-Date`.
 const SIGNATURE_VALIDITY: Duration = Duration::from_secs(15 * 60);
 
+/// STS issues outbound tokens for 60 s to 1 h; 15 minutes keeps a stolen one short-lived while
+/// a warm function signs about every ten minutes.
+const OUTBOUND_TOKEN_SECONDS: i32 = 15 * 60;
+
 /// The AWS identity that signs attestations: its credentials and region.
 pub struct AwsWorkloadIdentity {
     // Boxed: an SdkConfig is large, and most processes hold the other kind of credentials.
     sdk: OnceCell<Box<aws_config::SdkConfig>>,
+    form: AttestationForm,
+}
+
+/// Which credential proves the AWS identity to Snowflake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttestationForm {
+    /// A SigV4-signed STS `GetCallerIdentity` request (no permission, no account setting).
+    SignedRequest,
+    /// The JWT from STS `GetWebIdentityToken` (outbound identity federation).
+    OutboundToken,
 }
 
 impl fmt::Debug for AwsWorkloadIdentity {
@@ -55,17 +76,26 @@ impl AwsWorkloadIdentity {
     pub fn from_env() -> Self {
         Self {
             sdk: OnceCell::new(),
+            form: AttestationForm::SignedRequest,
         }
     }
 
-    /// The identity of an SDK configuration's credentials provider and region.
+    /// The identity of an SDK configuration's credentials provider, region and (for the outbound
+    /// token) STS endpoint.
     pub fn with_config(config: aws_config::SdkConfig) -> Self {
         Self {
             sdk: OnceCell::new_with(Some(Box::new(config))),
+            form: AttestationForm::SignedRequest,
         }
     }
 
-    /// Signs a fresh attestation with the current role credentials (the SDK refreshes them).
+    /// Proves the identity with `form` instead of the signed request.
+    pub fn form(mut self, form: AttestationForm) -> Self {
+        self.form = form;
+        self
+    }
+
+    /// A fresh attestation from the current role credentials (the SDK refreshes them).
     pub(crate) async fn attest(&self, now: SystemTime) -> Result<Attestation> {
         let sdk = self
             .sdk
@@ -75,6 +105,9 @@ impl AwsWorkloadIdentity {
             .region()
             .ok_or_else(|| unavailable("no AWS region is configured (AWS_REGION)"))?
             .to_string();
+        if self.form == AttestationForm::OutboundToken {
+            return outbound_token(sdk, region).await;
+        }
         let provider = sdk
             .credentials_provider()
             .ok_or_else(|| unavailable("no AWS credentials provider is configured"))?;
@@ -93,6 +126,40 @@ impl AwsWorkloadIdentity {
             region,
         })
     }
+}
+
+/// Asks STS (the SDK's regional endpoint, or `AWS_ENDPOINT_URL[_STS]`) for a JWT for Snowflake.
+async fn outbound_token(sdk: &aws_config::SdkConfig, region: String) -> Result<Attestation> {
+    use aws_sdk_sts::error::ProvideErrorMetadata;
+    let answer = aws_sdk_sts::Client::new(sdk)
+        .get_web_identity_token()
+        .audience(SNOWFLAKE_AUDIENCE)
+        .signing_algorithm("ES384")
+        .duration_seconds(OUTBOUND_TOKEN_SECONDS)
+        .send()
+        .await
+        .map_err(|e| {
+            let e = e.into_service_error();
+            // e.g. OutboundWebIdentityFederationDisabledException: the account has not enabled it.
+            unavailable(format!(
+                "STS GetWebIdentityToken failed: {}: {}",
+                e.code().unwrap_or("error"),
+                e.message().unwrap_or("no message")
+            ))
+        })?;
+    let token = answer
+        .web_identity_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unavailable("STS GetWebIdentityToken returned no token"))?;
+    let expires_at = answer
+        .expiration
+        .and_then(|e| SystemTime::try_from(e).ok())
+        .ok_or_else(|| unavailable("STS GetWebIdentityToken returned no expiration"))?;
+    Ok(Attestation {
+        token: SecretString::new(format!("WIF.AWS.{token}")),
+        expires_at,
+        region,
+    })
 }
 
 /// The regional STS host for `region`: Snowflake verifies with the region the request names, and
