@@ -256,11 +256,20 @@ impl Emulator {
 
     /// Requests the emulator answered 401, in order.
     pub async fn rejected_requests(&self) -> Vec<Value> {
+        self.requests_where(|r| r["status"] == 401).await
+    }
+
+    /// Requests that passed authentication, in order.
+    pub async fn accepted_requests(&self) -> Vec<Value> {
+        self.requests_where(|r| r["status"] != 401).await
+    }
+
+    async fn requests_where(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
         self.log().await["requests"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["status"] == 401)
+            .filter(|r| keep(r))
             .cloned()
             .collect()
     }

@@ -44,13 +44,7 @@ async fn current_user(client: &Client) -> Result<String, Error> {
 
 /// Every request the emulator accepted carried `token_type` (and there was at least one).
 async fn accepted_only(emulator: &Emulator, token_type: &str) {
-    let log = emulator.log().await;
-    let accepted: Vec<_> = log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["status"] != 401)
-        .collect();
+    let accepted = emulator.accepted_requests().await;
     assert!(!accepted.is_empty());
     assert!(
         accepted.iter().all(|r| r["token_type"] == token_type),
@@ -324,18 +318,13 @@ async fn the_outbound_jwt_form_needs_federation_enabled_and_an_issuer_on_the_use
         .trust_aws_role("XY12345", "SVC_POSTETL", ROLE, Some(&issuer))
         .await;
     assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
-    let log = emulator.log().await;
-    let accepted: Vec<_> = log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["status"] != 401)
-        .collect();
+    let accepted = emulator.accepted_requests().await;
     assert!(!accepted.is_empty());
     assert!(
         accepted.iter().all(|r| r["wif_form"] == "jwt"),
         "{accepted:?}"
     );
+    let log = emulator.log().await;
     let sts = log["sts"].as_array().unwrap();
     assert!(
         sts.iter()

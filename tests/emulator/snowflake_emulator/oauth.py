@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from .principals import AuthError, Principal, unverified_rs256
+from .principals import AuthError, Principal, number_claim, unverified_rs256
 from .users import fingerprint, load_public_key
 
 LEEWAY_SECONDS = 30
@@ -95,17 +95,6 @@ def _scopes(claims):
     raise invalid("claim 'scp' must be a space-separated string or a list of strings")
 
 
-def _number(claims, name, required=False):
-    value = claims.get(name)
-    if value is None:
-        if required:
-            raise invalid(f"missing claim '{name}'")
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise invalid(f"claim '{name}' must be a number")
-    return value
-
-
 def verify_oauth(token, state, now=None):
     now = time.time() if now is None else now
     _, claims = unverified_rs256(token, invalid)
@@ -132,7 +121,8 @@ def verify_oauth(token, state, now=None):
     auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if not any(a in integration.audiences for a in auds if isinstance(a, str)):
         raise invalid(f"audience {aud!r} is not in the integration's EXTERNAL_OAUTH_AUDIENCE_LIST")
-    exp, nbf, iat = _number(claims, "exp", required=True), _number(claims, "nbf"), _number(claims, "iat")
+    exp, nbf, iat = (number_claim(claims, "exp", invalid, True), number_claim(claims, "nbf", invalid, False),
+                     number_claim(claims, "iat", invalid, False))
     if exp < now - LEEWAY_SECONDS:
         raise invalid("token expired")
     if nbf is not None and nbf > now + LEEWAY_SECONDS:

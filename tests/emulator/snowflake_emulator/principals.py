@@ -41,3 +41,15 @@ def unverified_rs256(token, invalid):
     if header.get("alg") != "RS256":
         raise invalid(f"unsupported algorithm {header.get('alg')!r}, expected RS256")
     return header, claims
+
+
+def number_claim(claims, name, invalid, required):
+    """A numeric claim (None when absent and optional), or invalid(reason)."""
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise invalid(f"missing claim '{name}'")
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise invalid(f"claim '{name}' must be a number")
+    return value

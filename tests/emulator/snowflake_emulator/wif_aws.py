@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import jwt
 
-from .principals import AuthError, Principal, iso8601
+from .principals import AuthError, Principal, iso8601, number_claim
 
 AUDIENCE = "snowflakecomputing.com"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -373,17 +373,6 @@ def verify_wif(token, state, now=None):
 
 # ---------------------------------------------------------------- the outbound JWT (GetWebIdentityToken)
 
-def _claim_number(claims, name, required=True):
-    value = claims.get(name)
-    if value is None:
-        if required:
-            raise invalid(f"missing claim '{name}'")
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise invalid(f"claim '{name}' must be a number")
-    return value
-
-
 def verify_outbound_jwt(token, outbound, now=None):
     """The verified claims of a JWT issued by an account's outbound identity federation issuer
     (state.aws_outbound): alg ES384 or RS256, a known issuer, its key's signature, the Snowflake
@@ -418,7 +407,8 @@ def verify_outbound_jwt(token, outbound, now=None):
     auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if AUDIENCE not in auds:
         raise invalid(f"audience {aud!r} does not contain {AUDIENCE}")
-    exp, iat, nbf = _claim_number(claims, "exp"), _claim_number(claims, "iat"), _claim_number(claims, "nbf", False)
+    exp, iat, nbf = (number_claim(claims, "exp", invalid, True), number_claim(claims, "iat", invalid, True),
+                     number_claim(claims, "nbf", invalid, False))
     if exp < now - JWT_LEEWAY_SECONDS:
         raise invalid("token expired")
     if iat > now + JWT_LEEWAY_SECONDS:
