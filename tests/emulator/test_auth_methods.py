@@ -92,6 +92,7 @@ def test_user_without_keys_and_re_registration_keeps_other_credentials(c):
     rejected(c.submit(WHO, token=make_token(KEY1, user="WL")), "390144", "not registered")
     pat = admin_ok(c, "POST", "/users/pat", {"account": ACCOUNT, "user": "WL", "name": "ci"})
     creds = mint(c)
+    accept_signed_requests(c)
 
     # Registering again (new keys, a default role) updates the user in place.
     body = admin_ok(c, "POST", "/users", {"account": ACCOUNT, "user": "WL", "public_keys": [public_pem(KEY1)],
@@ -148,9 +149,27 @@ def wif_submit(c, doc):
     return c.submit(WHO, headers=typed(c, WIF, wif_token(doc) if isinstance(doc, dict) else doc))
 
 
+def accept_signed_requests(c):
+    """Opts in to the signed GetCallerIdentity attestation, which Snowflake documents for its drivers'
+    login only: the SQL API takes the GetWebIdentityToken JWT (see wif_aws.verify_wif)."""
+    admin_ok(c, "POST", "/config", {"accept_wif_signed_request": True})
+
+
+def test_signed_request_refused_on_the_sql_api_unless_opted_in(c):
+    admin_ok(c, "POST", "/users", {"account": ACCOUNT, "user": "WL", "default_role": "LOADER",
+                                   "workload_identity": {"type": "AWS", "arn": ROLE}})
+    creds = mint(c)
+    rejected(wif_submit(c, attestation(creds)), "390191", "not a signed GetCallerIdentity request")
+    assert c.admin("POST", "/config", {"accept_wif_signed_request": "yes"})[0] == 400
+    accept_signed_requests(c)
+    ok_as(wif_submit(c, attestation(creds)), "WL", "LOADER")
+
+
 @pytest.fixture
 def wl(c):
-    """User WL trusts ROLE (default role LOADER); credentials minted for ROLE."""
+    """User WL trusts ROLE (default role LOADER); credentials minted for ROLE; signed requests
+    accepted (these tests are about their verification)."""
+    accept_signed_requests(c)
     admin_ok(c, "POST", "/users", {"account": ACCOUNT, "user": "WL", "default_role": "LOADER",
                                    "workload_identity": {"type": "AWS", "arn": ROLE}})
     return mint(c, sessionName="lambda-1")

@@ -24,8 +24,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from test_auth_methods import (AWS_ACCOUNT, ROLE, WHO, WIF, admin_ok, attestation, mint, ok_as,  # noqa: F401
-                               rejected, typed, wif_submit)
+from test_auth_methods import (AWS_ACCOUNT, ROLE, WHO, WIF, accept_signed_requests, admin_ok,  # noqa: F401
+                               attestation, mint, ok_as, rejected, typed, wif_submit)
 from test_emulator import ACCOUNT, USER, c, server  # noqa: F401
 
 AUDIENCE = "snowflakecomputing.com"
@@ -360,7 +360,7 @@ def test_forged_and_foreign_tokens(c, outbound):
     rejected(jwt_submit(c, forged), "390191", "signature verification failed")
     # Signed by another account's issuer but claiming this one: its kid is not this issuer's.
     enable(c, OTHER_ACCOUNT)
-    rejected(jwt_submit(c, signed_by_emulator(c, OTHER_ACCOUNT, iss=issuer)), "390191", "the issuer has no ES384 key")
+    rejected(jwt_submit(c, signed_by_emulator(c, OTHER_ACCOUNT, iss=issuer)), "390191", "the issuer's JWKS has no ES384 key")
     # Algorithms STS never uses.
     rejected(jwt_submit(c, jwt.encode({"iss": issuer, "sub": ROLE}, "k" * 32, algorithm="HS256")), "390191",
              "unsupported JWT algorithm 'HS256'")
@@ -387,7 +387,8 @@ def test_issuer_decides_which_form_a_user_accepts(c):
     issuer = enable(c)
     creds = mint(c, sessionName="job-1", durationSeconds=7200)
     token, _ = web_identity_token(c, creds)
-    # No issuer: the signed request only.
+    # No issuer: the signed request only (where it is accepted at all).
+    accept_signed_requests(c)
     trust(c, "WL", ROLE)
     ok_as(wif_submit(c, attestation(creds)), "WL", "LOADER")
     msg = rejected(jwt_submit(c, token), "390192")
@@ -442,6 +443,7 @@ def test_issuer_admin_validation_and_listing(c):
 
 def test_request_log_tells_the_two_forms_apart_and_logs_sts_calls(c, outbound):
     _, creds = outbound
+    accept_signed_requests(c)
     token, _ = web_identity_token(c, creds)
     sts_error(lambda: web_identity_token(c, creds, algorithm="HS256"), 400, "ValidationError")
     sent = [jwt_submit(c, token)[0], wif_submit(c, attestation(creds))[0], jwt_submit(c, "abc.def.ghi")[0],

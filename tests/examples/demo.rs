@@ -24,28 +24,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = match std::env::args().nth(1).as_deref() {
         None => LambdaAuth::Secret,
         Some("--keyless") => LambdaAuth::Keyless,
-        Some("--keyless-jwt") => LambdaAuth::KeylessOutboundToken,
         Some(other) => {
-            return Err(format!("unknown argument {other:?} (--keyless or --keyless-jwt)").into());
+            return Err(format!("unknown argument {other:?} (--keyless or none)").into());
         }
     };
     let world = World::with_lambdas_using(auth, Some(log.clone())).await;
     let workflow = Workflow::deploy(&world.aws).await;
     match auth {
+        LambdaAuth::KeylessSignedRequest => {
+            return Err("the demo runs keyless with the web identity token only".into());
+        }
         LambdaAuth::Secret => println!(
             "[setup] the Lambdas read a key pair from the Secrets Manager secret postetl/snowflake"
         ),
         LambdaAuth::Keyless => {
-            world
-                .emulator
-                .trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE, None)
-                .await;
-            println!(
-                "[setup] keyless: the Lambdas run as {LAMBDA_ROLE}, no secret; Snowflake user \
-                 SVC_POSTETL trusts that role (WORKLOAD_IDENTITY = (TYPE = AWS ...))"
-            );
-        }
-        LambdaAuth::KeylessOutboundToken => {
             let issuer = world
                 .emulator
                 .enable_outbound_federation("123456789012")
@@ -55,8 +47,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE, Some(&issuer))
                 .await;
             println!(
-                "[setup] keyless, outbound JWT: the Lambdas run as {LAMBDA_ROLE} and ask STS for \
-                 a JWT; Snowflake user SVC_POSTETL trusts that role from issuer {issuer}"
+                "[setup] keyless: the Lambdas run as {LAMBDA_ROLE}, hold no secret and ask STS for \
+                 a web identity token; Snowflake user SVC_POSTETL trusts that role from issuer {issuer}"
             );
         }
     }

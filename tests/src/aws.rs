@@ -11,7 +11,8 @@ pub struct LocalAws {
     process: ServerProcess,
 }
 
-/// The function binaries the state machine invokes, by name.
+/// The function binaries the local Lambda service runs, by name: the state machine's steps, and
+/// `finalize`, which EventBridge invokes when an execution ends outside the workflow.
 pub const FUNCTIONS: &[&str] = &[
     "plan",
     "warehouse",
@@ -19,6 +20,7 @@ pub const FUNCTIONS: &[&str] = &[
     "run-merge",
     "dq-check",
     "refresh-marts",
+    "finalize",
 ];
 
 /// Options for the Lambda service: where the binaries are, and their environment.

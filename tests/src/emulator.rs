@@ -76,6 +76,20 @@ impl Fault {
     pub fn drop_after_execute() -> Self {
         Self(json!({"on": "submit", "action": "drop_after_execute", "times": 1}))
     }
+    /// The statement itself runs `seconds` longer (cancellable), like a long MERGE.
+    pub fn slow(seconds: f64) -> Self {
+        Self(json!({"on": "submit", "action": "slow", "seconds": seconds, "times": 1}))
+    }
+    /// Only for statements whose text contains `text`.
+    pub fn matching(mut self, text: &str) -> Self {
+        self.0["statement_contains"] = json!(text);
+        self
+    }
+    /// On the next `times` matching calls instead of one.
+    pub fn times(mut self, times: u32) -> Self {
+        self.0["times"] = json!(times);
+        self
+    }
 }
 
 impl Emulator {

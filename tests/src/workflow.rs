@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 
 pub const STATE_MACHINE: &str = "post-etl";
 const ACCOUNT: &str = "123456789012";
+const ALERT_TOPIC: &str = "postetl-alerts";
+
+/// The ARN local SNS gives the alert topic `Workflow::deploy` creates.
+pub fn alert_topic_arn() -> String {
+    format!("arn:aws:sns:us-east-1:{ACCOUNT}:{ALERT_TOPIC}")
+}
 
 pub struct Workflow {
     pub sfn: aws_sdk_sfn::Client,
@@ -17,6 +23,7 @@ pub struct Workflow {
 /// How an execution ended, and the path it took.
 #[derive(Debug)]
 pub struct Finished {
+    pub arn: String,
     pub status: String,
     pub output: Option<Value>,
     pub error: Option<String>,
@@ -60,7 +67,7 @@ impl Workflow {
         let sns = aws_sdk_sns::Client::new(&config);
         let topic_arn = sns
             .create_topic()
-            .name("postetl-alerts")
+            .name(ALERT_TOPIC)
             .send()
             .await
             .expect("create topic")
@@ -153,6 +160,7 @@ impl Workflow {
             }
         }
         Finished {
+            arn: execution.to_string(),
             status: described.status.as_str().to_string(),
             output: described.output.and_then(|o| serde_json::from_str(&o).ok()),
             error: described.error,

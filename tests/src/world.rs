@@ -28,11 +28,13 @@ pub enum LambdaAuth {
     /// The key pair in the Secrets Manager secret `SECRET_ID`.
     Secret,
     /// Workload identity federation as `LAMBDA_ROLE`, with credentials from the emulator's STS
-    /// stand-in; no Snowflake user trusts the role until the test says so.
+    /// stand-in, proving the role with a `GetWebIdentityToken` JWT (the default, and the form
+    /// Snowflake documents for the SQL API); no Snowflake user trusts the role until the test says so.
     Keyless,
-    /// The same, proving the role with a `GetWebIdentityToken` JWT from the emulator's STS
-    /// (`SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=true`, `AWS_ENDPOINT_URL_STS`).
-    KeylessOutboundToken,
+    /// The same with the signed `GetCallerIdentity` request
+    /// (`SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false`), which the emulator accepts only when told
+    /// to, as an unverified path.
+    KeylessSignedRequest,
 }
 
 pub struct World {
@@ -51,11 +53,13 @@ pub struct World {
 /// was updated.
 pub type Order<'a> = (i64, i64, &'a str, &'a str, u64);
 
+/// The warehouse keeps Snowflake's default AUTO_RESUME = TRUE (CREATE WAREHOUSE reference), so a
+/// statement that reaches it while suspended wakes it, as it would in production.
 const SETUP: &str = "
 CREATE DATABASE IF NOT EXISTS LAKE; CREATE SCHEMA IF NOT EXISTS LAKE.RAW;
 CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC;
 CREATE SCHEMA IF NOT EXISTS ANALYTICS.CORE; CREATE SCHEMA IF NOT EXISTS ANALYTICS.MARTS;
-CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' AUTO_RESUME = FALSE INITIALLY_SUSPENDED = TRUE;
+CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' INITIALLY_SUSPENDED = TRUE;
 CREATE TABLE ANALYTICS.CORE.ORDERS (ORDER_ID BIGINT, CUSTOMER_ID BIGINT, STATUS VARCHAR, AMOUNT DECIMAL(10,2), UPDATED_AT TIMESTAMP);
 CREATE TABLE ANALYTICS.CORE.CUSTOMERS (CUSTOMER_ID BIGINT, NAME VARCHAR, COUNTRY VARCHAR);
 CREATE TABLE ANALYTICS.MARTS.EXPORTS (EXPORTED_AT TIMESTAMP, DAYS BIGINT);
@@ -96,7 +100,7 @@ impl World {
         let emulator = Emulator::start();
         let config_path = test_config();
         let role = match auth {
-            LambdaAuth::Keyless | LambdaAuth::KeylessOutboundToken => {
+            LambdaAuth::Keyless | LambdaAuth::KeylessSignedRequest => {
                 Some(emulator.aws_role_credentials(LAMBDA_ROLE).await)
             }
             LambdaAuth::Secret => None,
@@ -109,6 +113,11 @@ impl World {
                 ),
                 ("SNOWFLAKE_BASE_URL".to_string(), emulator.url().to_string()),
                 ("RUST_LOG".to_string(), "info".to_string()),
+                // finalize's alert topic: the one Workflow::deploy creates (moto's ARNs are fixed).
+                (
+                    "POSTETL_ALERT_TOPIC_ARN".to_string(),
+                    crate::workflow::alert_topic_arn(),
+                ),
             ];
             match &role {
                 None => env.push(("POSTETL_SECRET_ID".to_string(), SECRET_ID.to_string())),
@@ -125,14 +134,14 @@ impl World {
                         env.push((name.to_string(), value.to_string()));
                     }
                     env.extend(role.lambda_env());
-                    if auth == LambdaAuth::KeylessOutboundToken {
+                    env.push((
+                        "AWS_ENDPOINT_URL_STS".into(),
+                        emulator.sts_url().to_string(),
+                    ));
+                    if auth == LambdaAuth::KeylessSignedRequest {
                         env.push((
                             "SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN".into(),
-                            "true".into(),
-                        ));
-                        env.push((
-                            "AWS_ENDPOINT_URL_STS".into(),
-                            emulator.sts_url().to_string(),
+                            "false".into(),
                         ));
                     }
                 }

@@ -2,7 +2,7 @@
 //! and OAuth tokens read from the secret, keyless workload identity signed with role credentials,
 //! and what each says when Snowflake refuses it.
 
-use postetl_tests::{Emulator, SecretsExtension, TestKey};
+use postetl_tests::{AwsRoleCredentials, Emulator, SecretsExtension, TestKey};
 use serde_json::json;
 use snowflake::{
     AttestationForm, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Error,
@@ -196,14 +196,41 @@ fn keyless(emulator: &Emulator, identity: AwsWorkloadIdentity) -> Client {
     .unwrap()
 }
 
+/// The signed `GetCallerIdentity` form, opted into on both sides: the emulator refuses it on the
+/// SQL API by default, as Snowflake documents only the JWT there.
+async fn signed_request_identity(
+    emulator: &Emulator,
+    role: &AwsRoleCredentials,
+) -> AwsWorkloadIdentity {
+    emulator
+        .configure(json!({"accept_wif_signed_request": true}))
+        .await;
+    AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await)
+        .form(AttestationForm::SignedRequest)
+}
+
+#[tokio::test]
+async fn the_signed_request_form_is_refused_by_a_sql_api_that_follows_the_documentation() {
+    let emulator = emulator_with_user().await;
+    emulator
+        .trust_aws_role("XY12345", "SVC_POSTETL", ROLE, None)
+        .await;
+    let role = emulator.aws_role_credentials(ROLE).await;
+    let identity = AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await)
+        .form(AttestationForm::SignedRequest);
+    let err = current_user(&keyless(&emulator, identity))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Snowflake.Unauthorized", "{err}");
+    assert!(err.to_string().contains("GetWebIdentityToken"), "{err}");
+    assert!(err.to_string().contains("not documented"), "{err}");
+}
+
 #[tokio::test]
 async fn workload_identity_is_refused_until_the_user_trusts_the_role() {
     let emulator = emulator_with_user().await;
     let role = emulator.aws_role_credentials(ROLE).await;
-    let client = keyless(
-        &emulator,
-        AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await),
-    );
+    let client = keyless(&emulator, signed_request_identity(&emulator, &role).await);
 
     // Seed 001, part I: AWS verified the caller, but no Snowflake user trusts the role yet.
     let err = current_user(&client).await.unwrap_err();
@@ -227,10 +254,7 @@ async fn workload_identity_is_refused_until_the_user_trusts_the_role() {
     let other = emulator
         .aws_role_credentials("arn:aws:iam::123456789012:role/someone-else")
         .await;
-    let client = keyless(
-        &emulator,
-        AwsWorkloadIdentity::with_config(other.sdk_config("us-east-2").await),
-    );
+    let client = keyless(&emulator, signed_request_identity(&emulator, &other).await);
     let err = current_user(&client).await.unwrap_err();
     assert!(err.to_string().contains(&other.assumed_role_arn), "{err}");
 }
@@ -243,10 +267,7 @@ async fn a_workload_identity_attestation_with_a_wrong_signature_is_refused() {
         .await;
     let mut role = emulator.aws_role_credentials(ROLE).await;
     role.secret_access_key = SecretString::new("not-the-key-sts-issued");
-    let client = keyless(
-        &emulator,
-        AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await),
-    );
+    let client = keyless(&emulator, signed_request_identity(&emulator, &role).await);
     let err = current_user(&client).await.unwrap_err();
     let Error::Unauthorized { code, message, .. } = &err else {
         panic!("{err}")
@@ -285,21 +306,23 @@ async fn the_outbound_jwt_form_needs_federation_enabled_and_an_issuer_on_the_use
         .into_builder()
         .endpoint_url(emulator.sts_url().as_str())
         .build();
-    let client = keyless(
-        &emulator,
-        AwsWorkloadIdentity::with_config(sdk).form(AttestationForm::OutboundToken),
-    );
+    // The default form.
+    let client = keyless(&emulator, AwsWorkloadIdentity::with_config(sdk));
 
-    // The AWS account has not enabled outbound identity federation: STS refuses, by name.
+    // The AWS account has not enabled outbound identity federation: STS refuses, by name, and the
+    // error says what to run.
     let err = current_user(&client).await.unwrap_err();
     assert_eq!(err.name(), "Snowflake.AwsIdentityUnavailable", "{err}");
-    assert!(
-        err.to_string()
-            .contains("OutboundWebIdentityFederationDisabledException"),
-        "{err}"
-    );
+    for words in [
+        "OutboundWebIdentityFederationDisabledException",
+        "aws iam enable-outbound-web-identity-federation",
+        "ISSUER",
+    ] {
+        assert!(err.to_string().contains(words), "{err}");
+    }
 
-    // Enabled, but the user trusts the role without an ISSUER: that accepts the signed request only.
+    // Enabled, but the user trusts the role without an ISSUER: that accepts the signed request only,
+    // and the error names the ISSUER to set.
     let issuer = emulator.enable_outbound_federation("123456789012").await;
     emulator
         .trust_aws_role("XY12345", "SVC_POSTETL", ROLE, None)
@@ -309,7 +332,7 @@ async fn the_outbound_jwt_form_needs_federation_enabled_and_an_issuer_on_the_use
     assert!(
         err.to_string().contains(&format!(
             "Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN '{ROLE}'"
-        )),
+        )) && err.to_string().contains("ISSUER"),
         "{err}"
     );
 

@@ -420,13 +420,13 @@ async fn warm_lambdas_pick_up_a_rotated_key_after_one_401() {
 }
 
 #[tokio::test]
-async fn keyless_lambdas_run_once_snowflake_trusts_their_role() {
+async fn keyless_lambdas_run_once_snowflake_trusts_their_role_and_issuer() {
     keyless_run(LambdaAuth::Keyless).await;
 }
 
 #[tokio::test]
-async fn keyless_lambdas_with_the_outbound_jwt_run_once_snowflake_trusts_their_issuer() {
-    keyless_run(LambdaAuth::KeylessOutboundToken).await;
+async fn keyless_signed_request_is_refused_unless_the_emulator_accepts_it_as_unverified() {
+    keyless_run(LambdaAuth::KeylessSignedRequest).await;
 }
 
 /// Seed 001 with the real Lambdas: refused until the service user trusts their role, then a run
@@ -435,10 +435,19 @@ async fn keyless_run(auth: LambdaAuth) {
     let (world, workflow) = world_using(auth).await;
     let e = &world.emulator;
     let role = world.role.as_ref().unwrap();
-    let (issuer, caller, form) = if auth == LambdaAuth::KeylessOutboundToken {
+    let (issuer, caller, form) = if auth == LambdaAuth::Keyless {
         let issuer = e.enable_outbound_federation("123456789012").await;
         (Some(issuer), LAMBDA_ROLE.to_string(), "jwt")
     } else {
+        // Snowflake documents only the JWT for the SQL API, so the emulator refuses the signed
+        // request as Snowflake would, until told to accept it as an unverified path.
+        let finished = replay_run(&workflow, "undocumented", "jr_undocumented").await;
+        assert_eq!(finished.status, "FAILED");
+        assert_eq!(finished.error.as_deref(), Some("Snowflake.Unauthorized"));
+        let cause = finished.cause.clone().unwrap_or_default();
+        assert!(cause.contains("GetWebIdentityToken"), "{cause}");
+        e.configure(json!({"accept_wif_signed_request": true}))
+            .await;
         (None, role.assumed_role_arn.clone(), "signed_request")
     };
 

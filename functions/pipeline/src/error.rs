@@ -49,6 +49,9 @@ pub enum StepError {
     /// An earlier run of the same pipeline kept running past the wait limit.
     #[error("waited more than {minutes} min for {behind} to finish")]
     WaitedTooLong { behind: String, minutes: u64 },
+    /// The alert could not be published (SNS throttled, failing or unreachable).
+    #[error("alert unavailable: {0}")]
+    AlertUnavailable(String),
     #[error(transparent)]
     Snowflake(#[from] snowflake::Error),
 }
@@ -69,13 +72,16 @@ impl StepError {
             StepError::OutsideBaseLocation { .. } => "Iceberg.OutsideBaseLocation",
             StepError::CoordinationUnavailable(_) => "Coordination.Unavailable",
             StepError::WaitedTooLong { .. } => "Coordination.WaitedTooLong",
+            StepError::AlertUnavailable(_) => "Alert.Unavailable",
             StepError::Snowflake(e) => e.name(),
         }
     }
 
     pub fn is_transient(&self) -> bool {
         match self {
-            StepError::GlueUnavailable(_) | StepError::CoordinationUnavailable(_) => true,
+            StepError::GlueUnavailable(_)
+            | StepError::CoordinationUnavailable(_)
+            | StepError::AlertUnavailable(_) => true,
             StepError::Snowflake(e) => e.is_transient(),
             _ => false,
         }
@@ -98,6 +104,7 @@ pub fn error_names() -> Vec<&'static str> {
         "Iceberg.OutsideBaseLocation",
         "Coordination.Unavailable",
         "Coordination.WaitedTooLong",
+        "Alert.Unavailable",
     ];
     names.extend_from_slice(snowflake::ERROR_NAMES);
     names

@@ -115,8 +115,9 @@ impl Env {
 /// - `workload_identity`: keyless, the function's IAM role; the connection settings a secret would
 ///   carry come from `SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_ROLE`, `SNOWFLAKE_WAREHOUSE`,
 ///   `SNOWFLAKE_DATABASE`, `SNOWFLAKE_SCHEMA` and optionally `SNOWFLAKE_USER` (for logs only).
-///   `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=true` (the Python connector's name for it) proves
-///   the role with an STS `GetWebIdentityToken` JWT instead of a signed `GetCallerIdentity`.
+///   The role is proven with an STS `GetWebIdentityToken` JWT, the form Snowflake documents for the
+///   SQL API; `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false` (the Python connector's name) opts
+///   into a signed `GetCallerIdentity` request instead, which Snowflake does not document there.
 pub fn credentials_from_env(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<Credentials, StepError> {
@@ -157,8 +158,8 @@ pub fn credentials_from_env(
                 )));
             }
             let form = match get("SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN").as_deref() {
-                None | Some("false") => AttestationForm::SignedRequest,
-                Some("true") => AttestationForm::OutboundToken,
+                None | Some("true") => AttestationForm::OutboundToken,
+                Some("false") => AttestationForm::SignedRequest,
                 Some(other) => {
                     return Err(StepError::Environment(format!(
                         "SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN {other:?} is neither true nor false"
@@ -204,17 +205,22 @@ impl Step<'_> {
     /// run, step, item and position: a retried invocation or a replayed event sends the same id,
     /// and Snowflake returns the earlier run instead of running it again.
     pub fn statement(&self, sql: impl Into<String>, item: &str, index: usize) -> Statement {
+        self.tagged(sql, item).request_id(derive_request_id(&[
+            &self.run.run_key,
+            self.step,
+            item,
+            &index.to_string(),
+        ]))
+    }
+
+    /// A statement tagged like [`Step::statement`] with a new request id each time: for statements
+    /// that are idempotent by nature and must act on Snowflake as it is now (warehouse control).
+    pub fn tagged(&self, sql: impl Into<String>, item: &str) -> Statement {
         let tag = serde_json::json!({
             "app": "postetl", "pipeline": self.run.pipeline, "execution": self.run.execution,
             "step": self.step, "item": item,
         });
         Statement::new(sql)
-            .request_id(derive_request_id(&[
-                &self.run.run_key,
-                self.step,
-                item,
-                &index.to_string(),
-            ]))
             .query_tag(tag.to_string())
             .warehouse(self.pipeline.warehouse.as_str())
             .timeout(self.pipeline.statement_timeout)

@@ -103,13 +103,9 @@ pub enum WarehouseAction {
 pub struct WarehouseRequest {
     pub run: Run,
     pub action: WarehouseAction,
-    /// For suspend: whether this run resumed the warehouse (the resume step's `resumed`).
-    #[serde(default)]
-    pub resumed: bool,
-    /// For suspend: the size to restore (the resume step's `previousSize`).
-    #[serde(default)]
-    pub previous_size: Option<String>,
     /// For suspend on the failure path: first cancel this execution's statements still running.
+    /// Whether this run resumed or resized the warehouse the step finds out itself (see the
+    /// warehouse crate), so a lost answer or a crash cannot make it forget.
     #[serde(default)]
     pub cancel_running: bool,
 }

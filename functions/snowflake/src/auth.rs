@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::keypair::{JwtIssuer, PrivateKey};
 use crate::secret::{SecretCredential, SecretString, SnowflakeSecret};
 use crate::secrets::SecretSource;
-use crate::workload_identity::AwsWorkloadIdentity;
+use crate::workload_identity::{AttestationForm, AwsWorkloadIdentity};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Mutex;
@@ -220,13 +220,28 @@ impl Authenticator {
 
     async fn load(&self, generation: u64) -> Result<Loaded> {
         let (minter, connection, describes) = match &self.credentials {
-            Credentials::AwsWorkloadIdentity { connection, .. } => (
+            Credentials::AwsWorkloadIdentity {
+                connection,
+                identity,
+            } => (
                 Minter::Aws,
                 connection.clone(),
-                format!(
-                    "the AWS workload identity attestation for account {}",
-                    connection.account
-                ),
+                match identity.attestation_form() {
+                    AttestationForm::OutboundToken => format!(
+                        "the AWS web identity token (STS GetWebIdentityToken) for account {}: a \
+                         Snowflake user's WORKLOAD_IDENTITY must name this function's role ARN and \
+                         ISSUER = the AWS account's issuer URL (aws iam \
+                         get-outbound-web-identity-federation-info; compare SHOW USER WORKLOAD \
+                         IDENTITY AUTHENTICATION METHODS)",
+                        connection.account
+                    ),
+                    AttestationForm::SignedRequest => format!(
+                        "the signed AWS GetCallerIdentity attestation for account {} (not documented \
+                         by Snowflake for the SQL API): a Snowflake user's WORKLOAD_IDENTITY must \
+                         name this function's role ARN without an ISSUER",
+                        connection.account
+                    ),
+                },
             ),
             Credentials::Secret(source) => {
                 let text = source.fetch(&self.http).await?;
@@ -349,7 +364,9 @@ mod tests {
         };
         let credentials = Credentials::AwsWorkloadIdentity {
             connection,
-            identity: AwsWorkloadIdentity::with_config(sdk),
+            // The signed form: it asks the credentials provider each time it signs, which this
+            // test counts; the reuse rule is the same for both forms.
+            identity: AwsWorkloadIdentity::with_config(sdk).form(AttestationForm::SignedRequest),
         };
         let auth = Authenticator::new(credentials, AuthPolicy::default(), reqwest::Client::new());
         (auth, asked)

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -171,6 +171,15 @@ struct Status {
     #[serde(default)]
     sql_state: String,
     statement_handle: Option<String>,
+    /// Milliseconds since the epoch.
+    created_on: Option<u64>,
+}
+
+impl Status {
+    fn created_on(&self) -> Option<SystemTime> {
+        self.created_on
+            .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+    }
 }
 
 struct Call<'a> {
@@ -208,7 +217,30 @@ impl Client {
     }
 
     /// Submits a statement and waits for it until `wait.until`.
+    ///
+    /// A statement with a derived request id runs at most once while it succeeds: Snowflake
+    /// returns the earlier answer. If that earlier answer is a failure (an SQL error, a
+    /// cancellation, a timeout: nothing was applied), the statement runs again under the next
+    /// request id of its line (`Statement::rerun`), so a replayed event or a redrive re-runs what
+    /// failed and only that. A failure Snowflake started during this call is this call's answer.
     pub async fn execute(&self, statement: &Statement, wait: Wait) -> Result<Outcome> {
+        check_timeout(statement)?;
+        let mut current = std::borrow::Cow::Borrowed(statement);
+        for rerun in 1..=MAX_RERUNS {
+            let sent_at = SystemTime::now() - CLOCK_SKEW;
+            match self.submit(&current, wait).await {
+                Err(e) if current.maybe_sent_before && e.failed_before(sent_at) => {
+                    tracing::warn!(request_id = %current.request_id, rerun, error = %e,
+                        "an earlier attempt of this statement failed; running it again under a new request id");
+                    current = std::borrow::Cow::Owned(statement.rerun(rerun));
+                }
+                answer => return answer,
+            }
+        }
+        self.submit(&current, wait).await
+    }
+
+    async fn submit(&self, statement: &Statement, wait: Wait) -> Result<Outcome> {
         let remaining = wait.until.saturating_duration_since(Instant::now());
         let asynchronous = remaining < self.inner.config.sync_threshold;
         let mut query = vec![
@@ -302,6 +334,7 @@ impl Client {
                         Err(Error::Timeout {
                             message: "the caller's deadline passed; statement cancelled".into(),
                             handle: Some(handle),
+                            created_on: None,
                         })
                     }
                 };
@@ -410,6 +443,7 @@ impl Client {
                             let s = status_body(response).await;
                             return Err(Error::Timeout {
                                 message: format!("{} {}", s.code, s.message).trim().to_string(),
+                                created_on: s.created_on(),
                                 handle: s.statement_handle,
                             });
                         }
@@ -419,11 +453,13 @@ impl Client {
                             // through a poll as 422 rather than the submit's 408.
                             if s.code == STATEMENT_TIMEOUT_CODE {
                                 return Err(Error::Timeout {
+                                    created_on: s.created_on(),
                                     message: s.message,
                                     handle: s.statement_handle,
                                 });
                             }
                             return Err(Error::Sql {
+                                created_on: s.created_on(),
                                 code: s.code,
                                 sql_state: s.sql_state,
                                 message: s.message,
@@ -500,6 +536,28 @@ impl Client {
     }
 }
 
+/// How many times one statement may be re-run after earlier failures (a bound, not a budget:
+/// each re-run is a replay or redrive a person or EventBridge started).
+const MAX_RERUNS: u32 = 20;
+/// Clocks of Lambda and Snowflake may differ by this much; a failure within it counts as ours.
+const CLOCK_SKEW: Duration = Duration::from_secs(2);
+
+/// The SQL API's `timeout` is at most 604,800 s (7 days, "Submitting a request to execute SQL
+/// statements"); 0 means that maximum, so a statement without one leaves the field out and the
+/// account's STATEMENT_TIMEOUT_IN_SECONDS applies.
+pub const MAX_STATEMENT_TIMEOUT: Duration = Duration::from_secs(604_800);
+
+fn check_timeout(s: &Statement) -> Result<()> {
+    match s.timeout {
+        Some(t) if t > MAX_STATEMENT_TIMEOUT => Err(Error::InvalidConfig(format!(
+            "statement timeout {} s is above the SQL API's maximum of {} s",
+            t.as_secs(),
+            MAX_STATEMENT_TIMEOUT.as_secs()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn body<'a>(s: &'a Statement, c: &'a Connection) -> Body<'a> {
     let mut parameters = BTreeMap::new();
     if let Some(tag) = &s.query_tag {
@@ -510,7 +568,7 @@ fn body<'a>(s: &'a Statement, c: &'a Connection) -> Body<'a> {
     }
     Body {
         statement: &s.sql,
-        timeout: s.timeout.map_or(0, |t| t.as_secs().max(1)),
+        timeout: s.timeout.map(|t| t.as_secs().max(1)),
         database: Some(s.database.as_deref().unwrap_or(&c.database)),
         schema: Some(s.schema.as_deref().unwrap_or(&c.schema)),
         warehouse: Some(s.warehouse.as_deref().unwrap_or(&c.warehouse)),
@@ -608,6 +666,34 @@ mod tests {
             let j = jitter(Duration::from_millis(100));
             assert!(j >= Duration::from_millis(50) && j <= Duration::from_millis(100));
         }
+    }
+
+    #[test]
+    fn a_statement_without_a_timeout_leaves_it_to_the_account() {
+        let connection = Connection {
+            account: "A".into(),
+            user: None,
+            role: "R".into(),
+            warehouse: "W".into(),
+            database: "D".into(),
+            schema: "S".into(),
+        };
+        let plain = Statement::new("SELECT 1");
+        let json = serde_json::to_value(body(&plain, &connection)).unwrap();
+        assert!(json.get("timeout").is_none(), "{json}");
+        let timed = Statement::new("SELECT 1").timeout(Duration::from_secs(1800));
+        assert_eq!(
+            serde_json::to_value(body(&timed, &connection)).unwrap()["timeout"],
+            1800
+        );
+        assert!(check_timeout(&timed).is_ok());
+        let week = Statement::new("SELECT 1").timeout(MAX_STATEMENT_TIMEOUT);
+        assert!(check_timeout(&week).is_ok());
+        let longer =
+            Statement::new("SELECT 1").timeout(MAX_STATEMENT_TIMEOUT + Duration::from_secs(1));
+        let err = check_timeout(&longer).unwrap_err();
+        assert_eq!(err.name(), "Snowflake.InvalidConfig");
+        assert!(err.to_string().contains("604800"), "{err}");
     }
 
     #[test]

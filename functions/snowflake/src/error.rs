@@ -1,7 +1,7 @@
 //! One error type for the crate. Each variant has a stable name (`Error::name`) that the Lambdas
 //! report as their `errorType`, so the state machine's Retry and Catch can match it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Failure of a credential, a secret or a Snowflake call.
 ///
@@ -64,6 +64,8 @@ pub enum Error {
         sql_state: String,
         message: String,
         handle: Option<String>,
+        /// When Snowflake started the statement (`createdOn`), if it said.
+        created_on: Option<SystemTime>,
     },
 
     /// The statement exceeded its timeout and was cancelled (HTTP 408, or the caller's deadline
@@ -72,6 +74,8 @@ pub enum Error {
     Timeout {
         message: String,
         handle: Option<String>,
+        /// When Snowflake started the statement (`createdOn`), if it said.
+        created_on: Option<SystemTime>,
     },
 
     /// Snowflake kept answering 429 until the retry budget ran out.
@@ -96,6 +100,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is a statement's failure (SQL error, cancellation, timeout) that Snowflake
+    /// started before `instant`: an earlier attempt's answer, returned for its request id.
+    pub fn failed_before(&self, instant: SystemTime) -> bool {
+        match self {
+            Error::Sql { created_on, .. } | Error::Timeout { created_on, .. } => {
+                created_on.is_some_and(|c| c < instant)
+            }
+            _ => false,
+        }
+    }
+
     /// The stable name a Lambda reports as `errorType`. Retry on `Snowflake.Throttled`,
     /// `Snowflake.Unavailable` and `Snowflake.SecretUnavailable`; never on the others.
     pub fn name(&self) -> &'static str {

@@ -128,6 +128,15 @@ impl Statement {
         self
     }
 
+    /// The same statement under the `n`th re-run id of its derived request id: for running again
+    /// a statement whose earlier attempt failed (see `Client::execute`).
+    pub fn rerun(&self, n: u32) -> Self {
+        let mut again = self.clone();
+        again.request_id =
+            derive_request_id(&[&self.request_id.to_string(), "rerun", &n.to_string()]);
+        again
+    }
+
     pub fn query_tag(mut self, tag: impl Into<String>) -> Self {
         self.query_tag = Some(tag.into());
         self
@@ -166,7 +175,8 @@ impl Statement {
 #[derive(Serialize)]
 pub(crate) struct Body<'a> {
     pub statement: &'a str,
-    pub timeout: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,24 +1,22 @@
 //! Keyless authentication (seed 001): the AWS role the process runs as is its Snowflake identity,
 //! so there is nothing to store or rotate.
 //!
-//! The credential is an attestation: an STS `GetCallerIdentity` request, signed with SigV4 by the
-//! role's credentials and carrying `X-Snowflake-Audience: snowflakecomputing.com`, serialised as
-//! base64 of `{"url", "method", "headers"}`. It is never sent to AWS; Snowflake sends it to STS,
-//! learns the caller's ARN and finds the service user whose `WORKLOAD_IDENTITY` trusts that role.
-//! Drivers pass it at login (`AUTHENTICATOR = WORKLOAD_IDENTITY`, snowflake-connector-python
-//! `wif_util.create_aws_attestation`); Snowflake's REST APIs take it as
-//! `Authorization: Bearer WIF.AWS.<attestation>` with
-//! `X-Snowflake-Authorization-Token-Type: WORKLOAD_IDENTITY_FEDERATION` (Snowflake docs,
-//! "Authenticating Snowflake REST APIs" / "Workload identity federation"; the connector's REST
-//! telemetry sends the same header).
+//! The default credential is the one Snowflake documents for its SQL API ("Authenticating to the
+//! server", workload identity federation; Snowflake release note 2026-05-12, "JWT-based
+//! authentication for AWS Workload Identity Federation"): a JWT from STS `GetWebIdentityToken`
+//! (audience snowflakecomputing.com, ES384), signed by AWS for the function's role, sent as
+//! `Authorization: Bearer WIF.AWS.<jwt>` with
+//! `X-Snowflake-Authorization-Token-Type: WORKLOAD_IDENTITY_FEDERATION`. Snowflake verifies it
+//! against the AWS account's issuer and finds the service user whose `WORKLOAD_IDENTITY` names the
+//! role and that `ISSUER`. It needs IAM outbound identity federation enabled on the account and
+//! `sts:GetWebIdentityToken` on the role. Airflow's SQL API hook and the drivers'
+//! `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN` / `workloadIdentityAwsUseOutboundToken` send the same.
 //!
-//! The other form, which Snowflake now recommends (release note 2026-05-12, "JWT-based
-//! authentication for AWS Workload Identity Federation"; gosnowflake's
-//! `workloadIdentityAwsUseOutboundToken`, the Python connector's
-//! `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN`): STS `GetWebIdentityToken` (audience
-//! snowflakecomputing.com, ES384) returns a JWT signed by AWS, sent as `WIF.AWS.<jwt>`. It needs
-//! IAM outbound identity federation enabled on the account, `sts:GetWebIdentityToken`, and an
-//! `ISSUER` on the user's workload identity.
+//! The other form, an STS `GetCallerIdentity` request signed with SigV4 and carrying
+//! `X-Snowflake-Audience`, is what the drivers send to their login endpoint
+//! (`/session/v1/login-request`, `AUTHENTICATOR = WORKLOAD_IDENTITY`); Snowflake does not document
+//! it for `/api/v2/statements`. It is kept only as an explicit opt-in
+//! (`SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false`) and logs a warning each time it is signed.
 
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
@@ -49,12 +47,15 @@ pub struct AwsWorkloadIdentity {
 }
 
 /// Which credential proves the AWS identity to Snowflake.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AttestationForm {
-    /// A SigV4-signed STS `GetCallerIdentity` request (no permission, no account setting).
-    SignedRequest,
-    /// The JWT from STS `GetWebIdentityToken` (outbound identity federation).
+    /// The JWT from STS `GetWebIdentityToken` (outbound identity federation): the form Snowflake
+    /// documents for the SQL API.
+    #[default]
     OutboundToken,
+    /// A SigV4-signed STS `GetCallerIdentity` request (no permission, no account setting). Not
+    /// documented by Snowflake for the SQL API: an explicit opt-in only.
+    SignedRequest,
 }
 
 impl fmt::Debug for AwsWorkloadIdentity {
@@ -76,7 +77,7 @@ impl AwsWorkloadIdentity {
     pub fn from_env() -> Self {
         Self {
             sdk: OnceCell::new(),
-            form: AttestationForm::SignedRequest,
+            form: AttestationForm::default(),
         }
     }
 
@@ -85,14 +86,19 @@ impl AwsWorkloadIdentity {
     pub fn with_config(config: aws_config::SdkConfig) -> Self {
         Self {
             sdk: OnceCell::new_with(Some(Box::new(config))),
-            form: AttestationForm::SignedRequest,
+            form: AttestationForm::default(),
         }
     }
 
-    /// Proves the identity with `form` instead of the signed request.
+    /// Proves the identity with `form` instead of the outbound token.
     pub fn form(mut self, form: AttestationForm) -> Self {
         self.form = form;
         self
+    }
+
+    /// Which form proves the identity.
+    pub fn attestation_form(&self) -> AttestationForm {
+        self.form
     }
 
     /// A fresh attestation from the current role credentials (the SDK refreshes them).
@@ -108,6 +114,11 @@ impl AwsWorkloadIdentity {
         if self.form == AttestationForm::OutboundToken {
             return outbound_token(sdk, region).await;
         }
+        tracing::warn!(
+            "keyless: signing an STS GetCallerIdentity request for Snowflake; Snowflake documents \
+             only the GetWebIdentityToken JWT for the SQL API (unset \
+             SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false to use it)"
+        );
         let provider = sdk
             .credentials_provider()
             .ok_or_else(|| unavailable("no AWS credentials provider is configured"))?;
@@ -140,11 +151,9 @@ async fn outbound_token(sdk: &aws_config::SdkConfig, region: String) -> Result<A
         .await
         .map_err(|e| {
             let e = e.into_service_error();
-            // e.g. OutboundWebIdentityFederationDisabledException: the account has not enabled it.
-            unavailable(format!(
-                "STS GetWebIdentityToken failed: {}: {}",
+            unavailable(outbound_failure(
                 e.code().unwrap_or("error"),
-                e.message().unwrap_or("no message")
+                e.message().unwrap_or("no message"),
             ))
         })?;
     let token = answer
@@ -160,6 +169,25 @@ async fn outbound_token(sdk: &aws_config::SdkConfig, region: String) -> Result<A
         expires_at,
         region,
     })
+}
+
+/// What a data engineer should do about a refused `GetWebIdentityToken`, by STS error code.
+fn outbound_failure(code: &str, message: &str) -> String {
+    let hint = match code {
+        "OutboundWebIdentityFederationDisabledException" => {
+            "IAM outbound identity federation is not enabled on this AWS account: run `aws iam \
+             enable-outbound-web-identity-federation` once, then put the issuer URL from `aws iam \
+             get-outbound-web-identity-federation-info` in the Snowflake user's WORKLOAD_IDENTITY \
+             (ISSUER = '...')"
+        }
+        "AccessDenied" | "AccessDeniedException" => {
+            "the function's role may not call sts:GetWebIdentityToken for audience \
+             snowflakecomputing.com with ES384 for 15 minutes: grant it (the CDK app does in keyless \
+             mode)"
+        }
+        _ => "STS refused the request",
+    };
+    format!("STS GetWebIdentityToken failed ({code}: {message}): {hint}")
 }
 
 /// The regional STS host for `region`: Snowflake verifies with the region the request names, and

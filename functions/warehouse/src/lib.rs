@@ -1,21 +1,37 @@
-//! Resumes the run's warehouse (and sets the run's size), and at the end suspends it, but only
-//! if this run resumed it, and restores the size it found.
+//! Resumes the run's warehouse (and sets the run's size), and at the end, or whenever a run ends
+//! badly, puts it back as this execution found it: suspended if it was suspended, at its size.
+//!
+//! What "as found" means is remembered by Snowflake, not by the caller: the first `SHOW
+//! WAREHOUSES` of an execution carries a request id derived from the execution, so every later
+//! invocation (a retry, the suspend at the end, the failure path, the `finalize` Lambda after a
+//! stop or a timeout) gets that same first answer back. A resume whose answer was lost therefore
+//! still counts as "this run resumed it". The statements that change the warehouse are idempotent
+//! by nature (RESUME IF SUSPENDED, SUSPEND, SET WAREHOUSE_SIZE) and carry fresh request ids, so a
+//! replayed event or a new execution acts on the warehouse as it is now, never on an earlier
+//! execution's answers.
+//!
+//! Clean-up never wakes a warehouse: this execution's statements are looked up in the query
+//! history (which needs compute) only while the warehouse is running, and cancelled through the
+//! SQL API's cancel endpoint (which needs none). A suspended warehouse runs nothing.
 //!
 //! Dry runs resume and suspend too (their checks read data, which needs compute) but do not resize.
-//!
-//! Every statement, `SHOW WAREHOUSES` included, carries a request id derived from the run: a
-//! retried invocation gets Snowflake's earlier answers back, so it still knows the warehouse was
-//! suspended before this run resumed it.
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::normalise_size;
 use pipeline::steps::{WarehouseAction, WarehouseRequest, WarehouseResult};
 use pipeline::{Env, Step, StepError};
-use snowflake::{Error, string_literal};
+use snowflake::{Binding, Error, Statement, derive_request_id, string_literal};
 
+/// A warehouse as `SHOW WAREHOUSES` saw it.
 struct Seen {
     state: String,
     size: Option<String>,
+}
+
+impl Seen {
+    fn suspended(&self) -> bool {
+        self.state.starts_with("SUSPEND")
+    }
 }
 
 pub async fn handle(
@@ -24,72 +40,108 @@ pub async fn handle(
 ) -> Result<WarehouseResult, StepError> {
     let request = event.payload;
     let step = env.step(&request.run, "warehouse", event.context.deadline())?;
-    let warehouse = &step.pipeline.warehouse;
-    let mut result = WarehouseResult {
-        warehouse: warehouse.as_str().to_string(),
-        action: request.action,
+    // Boxed: the two futures nested in the runtime's layers overflow rustc's type depth limit.
+    match request.action {
+        WarehouseAction::Resume => Box::pin(resume(&step)).await,
+        WarehouseAction::Suspend => Box::pin(restore(&step, request.cancel_running)).await,
+    }
+}
+
+fn result(step: &Step<'_>, action: WarehouseAction) -> WarehouseResult {
+    WarehouseResult {
+        warehouse: step.pipeline.warehouse.as_str().to_string(),
+        action,
         resumed: false,
         suspended: false,
         previous_size: None,
         skipped: Vec::new(),
         cancelled: Vec::new(),
-    };
-    match request.action {
-        WarehouseAction::Resume => {
-            let seen = show(&step, "resume").await?;
-            if let Some(size) = &step.pipeline.warehouse_size
-                && seen.size.as_deref() != Some(size.as_str())
+    }
+}
+
+async fn resume(step: &Step<'_>) -> Result<WarehouseResult, StepError> {
+    let mut result = result(step, WarehouseAction::Resume);
+    let found = as_found(step).await?;
+    if let Some(size) = &step.pipeline.warehouse_size
+        && found.size.as_deref() != Some(size.as_str())
+    {
+        set_size(step, &mut result, size).await?;
+        result.previous_size = found.size.clone();
+    }
+    if found.suspended() {
+        let sql = format!(
+            "ALTER WAREHOUSE {} RESUME IF SUSPENDED",
+            step.pipeline.warehouse
+        );
+        step.control(&step.tagged(sql, "resume")).await?;
+        result.resumed = true;
+    }
+    tracing::info!(warehouse = %step.pipeline.warehouse, state = %found.state, resumed = result.resumed, "warehouse ready");
+    Ok(result)
+}
+
+/// Puts the warehouse back as this execution found it, cancelling first what the execution left
+/// running when `cancel_running`.
+pub async fn restore(step: &Step<'_>, cancel_running: bool) -> Result<WarehouseResult, StepError> {
+    let mut result = result(step, WarehouseAction::Suspend);
+    let found = as_found(step).await?;
+    let now = show(step, &step.tagged(show_sql(step)?, "now")).await?;
+    if cancel_running {
+        if now.suspended() {
+            tracing::info!(warehouse = %step.pipeline.warehouse, "suspended: nothing of this run can be running");
+        } else {
+            result.cancelled = cancel_running_statements(step).await?;
+        }
+    }
+    // Restore the size only if it is still the run's size: someone else's change stays.
+    if let Some(run_size) = &step.pipeline.warehouse_size
+        && let Some(original) = &found.size
+        && original != run_size
+        && now.size.as_deref() == Some(run_size.as_str())
+    {
+        set_size(step, &mut result, original).await?;
+        result.previous_size = Some(original.clone());
+    }
+    result.resumed = found.suspended();
+    if found.suspended() && !now.suspended() {
+        let sql = format!("ALTER WAREHOUSE {} SUSPEND", step.pipeline.warehouse);
+        match step.control(&step.tagged(sql, "suspend")).await {
+            Ok(_) => result.suspended = true,
+            // Auto-suspend or someone else got there first: the goal is met.
+            Err(StepError::Snowflake(Error::Sql { message, .. }))
+                if message.contains("cannot be suspended") =>
             {
-                let sql = format!(
-                    "ALTER WAREHOUSE {warehouse} SET WAREHOUSE_SIZE = {}",
-                    string_literal(size)?
-                );
-                run(&step, &mut result, sql, "resize").await?;
-                result.previous_size = seen.size.clone();
+                tracing::info!(warehouse = %step.pipeline.warehouse, "already suspended");
             }
-            if seen.state.starts_with("SUSPEND") {
-                let sql = format!("ALTER WAREHOUSE {warehouse} RESUME IF SUSPENDED");
-                control(&step, sql, "resume").await?;
-                result.resumed = true;
-            }
-            tracing::info!(warehouse = %warehouse, state = %seen.state, resumed = result.resumed, "warehouse ready");
+            Err(e) => return Err(e),
         }
-        WarehouseAction::Suspend => {
-            if request.cancel_running {
-                result.cancelled = cancel_running(&step).await?;
-            }
-            if let Some(size) = request.previous_size.as_deref().and_then(normalise_size) {
-                let sql = format!(
-                    "ALTER WAREHOUSE {warehouse} SET WAREHOUSE_SIZE = {}",
-                    string_literal(&size)?
-                );
-                run(&step, &mut result, sql, "restore-size").await?;
-            }
-            if request.resumed {
-                let sql = format!("ALTER WAREHOUSE {warehouse} SUSPEND");
-                match control(&step, sql, "suspend").await {
-                    Ok(()) => result.suspended = true,
-                    // Auto-suspend or someone else got there first: the goal is met.
-                    Err(StepError::Snowflake(Error::Sql { message, .. }))
-                        if message.contains("cannot be suspended") =>
-                    {
-                        tracing::info!(warehouse = %warehouse, "already suspended");
-                    }
-                    Err(e) => return Err(e),
-                }
-            } else {
-                tracing::info!(warehouse = %warehouse, "not resumed by this run; leaving it as it is");
-            }
-        }
+    } else if !found.suspended() {
+        tracing::info!(warehouse = %step.pipeline.warehouse, "it was running before this execution; leaving it running");
     }
     Ok(result)
 }
 
-async fn show(step: &Step<'_>, phase: &str) -> Result<Seen, StepError> {
-    let name = step.pipeline.warehouse.as_str();
+/// The warehouse as this execution first saw it (see the module comment).
+async fn as_found(step: &Step<'_>) -> Result<Seen, StepError> {
+    let id = derive_request_id(&[&step.run.execution, step.step, "as-found"]);
+    show(
+        step,
+        &step.tagged(show_sql(step)?, "as-found").request_id(id),
+    )
+    .await
+}
+
+fn show_sql(step: &Step<'_>) -> Result<String, StepError> {
     // `_` in the name is a LIKE wildcard, which still matches itself; the exact name is picked below.
-    let sql = format!("SHOW WAREHOUSES LIKE {}", string_literal(name)?);
-    let rows = step.read(&step.statement(sql, phase, 0)).await?;
+    Ok(format!(
+        "SHOW WAREHOUSES LIKE {}",
+        string_literal(step.pipeline.warehouse.as_str())?
+    ))
+}
+
+async fn show(step: &Step<'_>, statement: &Statement) -> Result<Seen, StepError> {
+    let name = step.pipeline.warehouse.as_str();
+    let rows = step.read(statement).await?;
     let state = rows.column("state")?;
     let size = rows.column("size")?;
     let row = rows
@@ -100,6 +152,7 @@ async fn show(step: &Step<'_>, phase: &str) -> Result<Seen, StepError> {
             sql_state: "02000".into(),
             message: format!("Warehouse '{name}' does not exist or not authorized."),
             handle: None,
+            created_on: None,
         })?;
     Ok(Seen {
         state: row.get_str(state)?.unwrap_or_default().to_ascii_uppercase(),
@@ -107,26 +160,27 @@ async fn show(step: &Step<'_>, phase: &str) -> Result<Seen, StepError> {
     })
 }
 
-async fn run(
+async fn set_size(
     step: &Step<'_>,
     result: &mut WarehouseResult,
-    sql: String,
-    phase: &str,
+    size: &str,
 ) -> Result<(), StepError> {
-    let statement = step.statement(sql, phase, 1);
+    let sql = format!(
+        "ALTER WAREHOUSE {} SET WAREHOUSE_SIZE = {}",
+        step.pipeline.warehouse,
+        string_literal(size)?
+    );
+    let statement = step.tagged(sql, "size");
     if step.change_now(&statement).await?.is_none() {
         result.skipped.push(statement.sql().to_string());
     }
     Ok(())
 }
 
-async fn control(step: &Step<'_>, sql: String, phase: &str) -> Result<(), StepError> {
-    step.control(&step.statement(sql, phase, 1)).await.map(drop)
-}
-
-/// Cancels this execution's statements that are still running: a failed or timed-out run must not
-/// leave a MERGE behind it. They are found by the QUERY_TAG every statement carries.
-async fn cancel_running(step: &Step<'_>) -> Result<Vec<String>, StepError> {
+/// Cancels this execution's statements that are still running (found by the QUERY_TAG every
+/// statement carries), through the SQL API's cancel endpoint. Called only while the warehouse
+/// runs, so the history query wakes nothing.
+async fn cancel_running_statements(step: &Step<'_>) -> Result<Vec<String>, StepError> {
     let sql = format!(
         "SELECT QUERY_ID FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_WAREHOUSE(WAREHOUSE_NAME => {}, \
          RESULT_LIMIT => 10000)) WHERE EXECUTION_STATUS IN ('RUNNING', 'QUEUED', 'RESUMING_WAREHOUSE', 'BLOCKED') \
@@ -138,21 +192,14 @@ async fn cancel_running(step: &Step<'_>) -> Result<Vec<String>, StepError> {
         "%\"execution\":{}%",
         serde_json::to_string(&step.run.execution).unwrap_or_default()
     );
-    // Not de-duplicated: each attempt must see what is running now.
     let running = step
-        .read(
-            &snowflake::Statement::new(sql)
-                .bind(snowflake::Binding::text(tag))
-                .warehouse(step.pipeline.warehouse.as_str()),
-        )
+        .read(&step.tagged(sql, "running").bind(Binding::text(tag)))
         .await?;
     let mut cancelled = Vec::new();
     for row in running.iter() {
         let Some(id) = row.get_str(0)? else { continue };
-        let statement = step
-            .statement("SELECT SYSTEM$CANCEL_QUERY(?)", &format!("cancel:{id}"), 0)
-            .bind(snowflake::Binding::text(id));
-        step.control(&statement).await?;
+        // The SQL API's statement handle is the query id.
+        step.env.snowflake.cancel(id).await?;
         tracing::info!(query_id = id, "cancelled a statement this run left running");
         cancelled.push(id.to_string());
     }

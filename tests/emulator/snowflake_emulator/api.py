@@ -22,10 +22,12 @@ def handle(state, req):
     if kind is None:
         return error(405 if handle_id == "method" else 404, "390404", "Not found")
     request_id = req.query.get("requestId")
-    resp, after = None, None
+    resp, after, hold = None, None, 0
     fault = state.faults.take(kind, _statement_text(state, req, kind, handle_id))
     if fault is not None:
-        if fault["action"] == "status":
+        if fault["action"] == "slow":
+            hold = fault["seconds"]
+        elif fault["action"] == "status":
             resp = _fault_response(fault)
         elif fault["action"] == "drop":
             resp = Response(0, drop=True)
@@ -35,7 +37,7 @@ def handle(state, req):
             after = fault
     if resp is None:
         if kind == "submit":
-            resp = _submit(state, req)
+            resp = _submit(state, req, hold)
         elif kind == "poll":
             resp = _poll(state, req, handle_id)
         else:
@@ -118,7 +120,7 @@ def _bad_payload(detail="Incoming request does not contain a valid payload."):
 
 # ---------------------------------------------------------------- POST /api/v2/statements
 
-def _submit(state, req):
+def _submit(state, req, hold=0):
     bad = _check_headers(req, json_body=True)
     if bad:
         return bad
@@ -150,7 +152,7 @@ def _submit(state, req):
     if stmt is None:
         stmt = state.registry.submit(principal=principal, text=body["statement"], request_id=request_id,
                                      role=body.get("role") or principal.default_role or "PUBLIC",
-                                     nullable=nullable, **parsed)
+                                     nullable=nullable, hold_seconds=hold, **parsed)
     if async_:
         return _running(stmt)
     stmt.done.wait(state.config.get("sync_wait_seconds"))

@@ -51,10 +51,6 @@ class Issuer:
     url: str
     keys: dict          # alg -> (kid, private key)
 
-    def public_key(self, alg):
-        kid, key = self.keys[alg]
-        return kid, key.public_key()
-
     def sign(self, claims, alg):
         kid, key = self.keys[alg]
         return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, "typ": "JWT"})

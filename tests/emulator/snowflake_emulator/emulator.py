@@ -16,7 +16,12 @@ DEFAULT_CONFIG = {
     "sync_wait_seconds": 45.0,        # how long a synchronous POST waits before answering 202
     "partition_rows": 10000,          # rows per result partition
     "max_token_age_seconds": 3600.0,  # a JWT is refused once now > iat + this, whatever its exp
+    # Snowflake documents only the GetWebIdentityToken JWT as the AWS workload identity credential of
+    # the SQL API; a signed GetCallerIdentity request is refused unless a test opts in (then it is
+    # accepted as an unverified path, and the request log says so).
+    "accept_wif_signed_request": False,
 }
+BOOLEAN_KEYS = {"accept_wif_signed_request"}
 MAX_REQUEST_LOG = 10000
 
 
@@ -40,6 +45,11 @@ class Config:
         for key, value in changes.items():
             if key not in DEFAULT_CONFIG:
                 raise ValueError(f"unknown config key '{key}'")
+            if key in BOOLEAN_KEYS:
+                if not isinstance(value, bool):
+                    raise ValueError(f"'{key}' must be true or false")
+                clean[key] = value
+                continue
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"'{key}' must be a non-negative number")
             if key == "partition_rows":

@@ -5,7 +5,8 @@ import threading
 
 KINDS = ("submit", "poll", "cancel", "any")
 STATUS_ACTIONS = ("status", "status_after_execute")
-ACTIONS = ("status", "drop", "delay", "status_after_execute", "drop_after_execute")
+# "slow": the statement itself takes `seconds` longer (cancellable), e.g. a long MERGE.
+ACTIONS = ("status", "drop", "delay", "slow", "status_after_execute", "drop_after_execute")
 AFTER_EXECUTE = ("status_after_execute", "drop_after_execute")
 STATUSES = (401, 408, 429, 500, 502, 503, 504)
 
@@ -40,10 +41,10 @@ def _validate(f):
         raise ValueError("'times' must be a positive integer")
     if f["action"] in STATUS_ACTIONS and f.get("status") not in STATUSES:
         raise ValueError(f"'status' must be one of {STATUSES}")
-    if f["action"] == "delay":
+    if f["action"] in ("delay", "slow"):
         if not isinstance(f.get("seconds"), (int, float)) or f["seconds"] < 0:
             raise ValueError("'seconds' must be a non-negative number")
-    if f["action"] in AFTER_EXECUTE and f["on"] not in ("submit", "any"):
+    if f["action"] in AFTER_EXECUTE + ("slow",) and f["on"] not in ("submit", "any"):
         raise ValueError(f"'{f['action']}' only applies to submit")
     if f.get("statement_contains") is not None and not isinstance(f["statement_contains"], str):
         raise ValueError("'statement_contains' must be a string")

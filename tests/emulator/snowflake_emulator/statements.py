@@ -125,7 +125,7 @@ class Registry:
         return stmt
 
     def submit(self, *, principal, text, request_id, role, warehouse, database, schema, parameters, bindings,
-               nullable, timeout, expected_count):
+               nullable, timeout, expected_count, hold_seconds=0):
         stmt = Statement(request_id=request_id, text=text, principal=principal, role=role, warehouse=warehouse,
                          database=database, schema=schema, query_tag=parameters.get("QUERY_TAG"),
                          nullable=nullable, timeout=timeout, session_id=next(self._sessions))
@@ -137,16 +137,17 @@ class Registry:
         args = dict(user=principal.user, role=role, database=database, schema=schema, warehouse=warehouse,
                     timezone=parameters.get("TIMEZONE"), bindings=bindings, expected_count=expected_count,
                     account=principal.account, query_id=stmt.handle)
-        threading.Thread(target=self._work, args=(stmt, args), daemon=True, name=f"stmt-{stmt.handle[:8]}").start()
+        threading.Thread(target=self._work, args=(stmt, args, hold_seconds), daemon=True, name=f"stmt-{stmt.handle[:8]}").start()
         return stmt
 
-    def _work(self, stmt, args):
+    def _work(self, stmt, args, hold_seconds=0):
         timer = None
         if stmt.timeout:
             timer = threading.Timer(stmt.timeout, stmt.request_cancel, ("timeout",))
             timer.daemon = True
             timer.start()
         try:
+            stmt.ctx.sleep(hold_seconds)  # a "slow" fault: the statement runs that much longer
             outcome = self._engine.execute(stmt.text, ctx=stmt.ctx, **args)
             ctx = outcome.context
             stmt.warehouse, stmt.database, stmt.schema = ctx["warehouse"], ctx["database"], ctx["schema"]

@@ -25,6 +25,7 @@ import json
 import re
 import secrets
 import string
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -364,6 +365,14 @@ def verify_wif(token, state, now=None):
         raise invalid(f"provider {provider!r} is not emulated: only AWS")
     if JWT_SHAPE.fullmatch(attestation):
         return _verify_outbound_jwt(attestation, state, now)
+    # Snowflake's SQL API authentication page documents one AWS workload identity credential, the
+    # JWT from STS GetWebIdentityToken; the signed GetCallerIdentity request is documented for the
+    # drivers' login request only. So it is refused here unless a test opted in.
+    if not state.config.get("accept_wif_signed_request"):
+        raise invalid("the SQL API takes the AWS web identity token from STS GetWebIdentityToken, "
+                      "not a signed GetCallerIdentity request")
+    print("emulator: accepting a signed GetCallerIdentity attestation on the SQL API: an unverified "
+          "path (Snowflake documents only the GetWebIdentityToken JWT there)", file=sys.stderr)
     creds = verify_attestation(attestation, state.aws, now)
     user = state.users.find_by_workload_identity(creds.trusted_by)
     if user is None:
@@ -392,9 +401,9 @@ def verify_outbound_jwt(token, outbound, now=None):
     issuer = outbound.by_issuer(iss)
     if issuer is None:
         raise invalid(f"issuer {iss!r} is not the issuer of an AWS account with outbound identity federation enabled")
-    kid, public_key = issuer.public_key(alg)
-    if header.get("kid") is not None and header.get("kid") != kid:
-        raise invalid(f"the issuer has no {alg} key with kid {header.get('kid')!r}")
+    # Verified as Snowflake would, from the issuer's published JWKS (public keys only): the key
+    # whose kid the token names, of the token's algorithm.
+    public_key = _published_key(issuer.describe()["jwks"], header.get("kid"), alg)
     try:
         jwt.decode(token, key=public_key, algorithms=[alg],
                    options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
@@ -419,6 +428,20 @@ def verify_outbound_jwt(token, outbound, now=None):
     if not isinstance(sub, str) or not ROLE_ARN.fullmatch(sub):
         raise invalid(f"subject {sub!r} is not an IAM role ARN")
     return claims
+
+
+def _published_key(jwks, kid, alg):
+    """The public key for (kid, alg) in a JWKS document; the token must name its kid."""
+    if not isinstance(kid, str) or not kid:
+        raise invalid("the web identity token names no key id (kid)")
+    try:
+        keys = jwt.PyJWKSet.from_dict(jwks)
+    except jwt.PyJWTError as e:
+        raise invalid(f"the issuer's JWKS cannot be read: {e}")
+    for key in keys.keys:
+        if key.key_id == kid and key.algorithm_name == alg:
+            return key.key
+    raise invalid(f"the issuer's JWKS has no {alg} key with kid {kid!r}")
 
 
 def _verify_outbound_jwt(token, state, now):

@@ -1,0 +1,20 @@
+//! The finalize Lambda: `finalize::handle` under the Lambda runtime, for EventBridge's
+//! "Step Functions Execution Status Change" events.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let config = aws_config::load_from_env().await;
+    let topic = std::env::var("POSTETL_ALERT_TOPIC_ARN").map_err(|_| {
+        pipeline::StepError::Environment("POSTETL_ALERT_TOPIC_ARN is not set".into())
+    })?;
+    let aws = finalize::Aws {
+        sfn: aws_sdk_sfn::Client::new(&config),
+        sns: aws_sdk_sns::Client::new(&config),
+        topic,
+    };
+    pipeline::serve(move |env, event| {
+        let aws = aws.clone();
+        async move { finalize::handle(&env, &aws, event).await }
+    })
+    .await
+}
