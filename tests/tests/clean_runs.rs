@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(240);
+/// The generated orders MERGE (identifiers always quoted).
+const ORDERS_MERGE: &str = r#"MERGE INTO "ANALYTICS"."CORE"."ORDERS""#;
 
 fn glue_run(job_run_id: &str) -> Value {
     let path = postetl_tests::repo_root().join("statemachine/examples/glue-succeeded.json");
@@ -79,7 +81,7 @@ async fn assert_data_of_a_clean_run(world: &World) {
         e.sql("SELECT COUNT(*) FROM ANALYTICS.CORE.CUSTOMERS").await[0][0],
         2
     );
-    assert_eq!(e.executions_of("MERGE INTO ANALYTICS.CORE.ORDERS").await, 1);
+    assert_eq!(e.executions_of(ORDERS_MERGE).await, 1);
 }
 
 async fn transient(fault: Fault) {
@@ -113,7 +115,7 @@ async fn dropped_connections_recover() {
 
 #[tokio::test]
 async fn a_merge_answer_lost_after_it_ran_is_not_run_again() {
-    transient(Fault::drop_after_execute().matching("MERGE INTO ANALYTICS.CORE.ORDERS")).await;
+    transient(Fault::drop_after_execute().matching(ORDERS_MERGE)).await;
 }
 
 #[tokio::test]
@@ -121,7 +123,7 @@ async fn a_statement_timeout_fails_by_name_alerts_once_and_ends_clean() {
     let (world, workflow) = world().await;
     world
         .emulator
-        .inject([Fault::status("submit", 408, 1).matching("MERGE INTO ANALYTICS.CORE.ORDERS")])
+        .inject([Fault::status("submit", 408, 1).matching(ORDERS_MERGE)])
         .await;
     let finished = replay(&workflow, "timeout", "jr_timeout").await;
     assert_eq!(finished.status, "FAILED");
@@ -157,17 +159,12 @@ async fn a_stop_from_the_console_mid_merge_is_cleaned_up_by_finalize() {
     let (world, workflow) = world().await;
     world
         .emulator
-        .inject([Fault::slow(60.0).matching("MERGE INTO ANALYTICS.CORE.ORDERS")])
+        .inject([Fault::slow(60.0).matching(ORDERS_MERGE)])
         .await;
     let execution = workflow.start("stopped", &glue_run("jr_stopped")).await;
     // Bounded wait until the MERGE is running in Snowflake.
     let started = Instant::now();
-    while world
-        .emulator
-        .executions_of("MERGE INTO ANALYTICS.CORE.ORDERS")
-        .await
-        == 0
-    {
+    while world.emulator.executions_of(ORDERS_MERGE).await == 0 {
         assert!(started.elapsed() < LIMIT, "the MERGE never started");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -180,7 +177,7 @@ async fn a_stop_from_the_console_mid_merge_is_cleaned_up_by_finalize() {
         .await
         .unwrap();
     let finished = workflow.wait(&execution, LIMIT).await;
-    assert_eq!(finished.status, "ABORTED");
+    assert_eq!(finished.status, "ABORTED", "{finished:?}");
     assert_eq!(
         finished.entered("NotifyFailure"),
         0,
@@ -205,12 +202,7 @@ async fn a_stop_from_the_console_mid_merge_is_cleaned_up_by_finalize() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| {
-            e["statement"]
-                .as_str()
-                .unwrap()
-                .contains("MERGE INTO ANALYTICS.CORE.ORDERS")
-        })
+        .find(|e| e["statement"].as_str().unwrap().contains(ORDERS_MERGE))
         .unwrap()
         .clone();
     assert_eq!(merge["status"], "canceled", "{merge}");
@@ -236,10 +228,7 @@ async fn a_stop_from_the_console_mid_merge_is_cleaned_up_by_finalize() {
         3
     );
     assert_eq!(
-        world
-            .emulator
-            .executions_of("MERGE INTO ANALYTICS.CORE.ORDERS")
-            .await,
+        world.emulator.executions_of(ORDERS_MERGE).await,
         2,
         "the cancelled one and its re-run"
     );
@@ -251,7 +240,7 @@ async fn a_failed_run_replayed_re_runs_what_failed_and_only_that() {
     let (world, workflow) = world().await;
     let e = &world.emulator;
     // The orders MERGE fails (its target is missing); the customers MERGE succeeds.
-    e.sql("ALTER TABLE ANALYTICS.CORE.ORDERS RENAME TO ANALYTICS.CORE.ORDERS_AWAY")
+    e.sql("ALTER TABLE ANALYTICS.CORE.ORDERS RENAME TO ORDERS_AWAY")
         .await;
     let finished = replay(&workflow, "failed", "jr_failed").await;
     assert_eq!(finished.status, "FAILED", "{finished:?}");
@@ -259,7 +248,7 @@ async fn a_failed_run_replayed_re_runs_what_failed_and_only_that() {
     assert_clean(&world).await;
 
     // Fixed upstream; EventBridge (or a person) delivers the same Glue event again.
-    e.sql("ALTER TABLE ANALYTICS.CORE.ORDERS_AWAY RENAME TO ANALYTICS.CORE.ORDERS")
+    e.sql("ALTER TABLE ANALYTICS.CORE.ORDERS_AWAY RENAME TO ORDERS")
         .await;
     let again = replay(&workflow, "failed-replayed", "jr_failed").await;
     assert_eq!(again.status, "SUCCEEDED", "{again:?}");
@@ -268,7 +257,7 @@ async fn a_failed_run_replayed_re_runs_what_failed_and_only_that() {
         3
     );
     assert_eq!(
-        e.executions_of("MERGE INTO ANALYTICS.CORE.ORDERS").await,
+        e.executions_of(ORDERS_MERGE).await,
         2,
         "the failed MERGE and its re-run"
     );
