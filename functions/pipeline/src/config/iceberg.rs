@@ -20,7 +20,7 @@ pub enum CatalogKind {
 
 /// One Iceberg table as written, by catalog.
 #[derive(Deserialize, JsonSchema, Debug)]
-#[serde(tag = "catalog", rename_all = "snake_case")]
+#[serde(tag = "catalog", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IcebergTableFile {
     ObjectStore {
         /// The Snowflake Iceberg table, `DB.SCHEMA.TABLE`.
