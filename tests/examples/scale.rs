@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..n {
         write!(
             config,
-            "\n[[pipelines.wide.iceberg_tables]]\ntable = \"LAKE.RAW.T{i}\"\nglue_database = \"lake\"\nglue_table = \"t{i}\"\ncatalog = \"object_store\"\nbase_location = \"s3://lake/warehouse/\"\n"
+            "\n[[pipelines.wide.iceberg_tables]]\ntable = \"LAKE.RAW.T{i}\"\nglue_database = \"lake\"\nglue_table = \"t{i}\"\ncatalog = \"object_store\"\nstorage_base_url = \"s3://lake/warehouse/\"\n"
         )?;
         write!(
             config,

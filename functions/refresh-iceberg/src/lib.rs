@@ -26,7 +26,7 @@ pub async fn handle(
             name: item.item.clone(),
         })?;
 
-    let (sql, metadata_file) = match (table.catalog, &table.base_location) {
+    let (sql, metadata_file) = match (table.catalog, &table.storage_base_url) {
         (CatalogKind::ObjectStore, Some(base)) => {
             let location =
                 pipeline::glue::metadata_location(glue, &table.glue_database, &table.glue_table)
