@@ -7,6 +7,7 @@ from .aws_outbound import OutboundFederation
 from .engine import Engine
 from .faults import FaultQueue
 from .oauth import Integrations
+from .spec import SpecLog
 from .statements import Registry
 from .users import UserStore
 from .warehouses import Warehouses
@@ -50,6 +51,8 @@ class Config:
         with self._lock:
             self._values.update(clean)
             return dict(self._values)
+
+
 
 
 class BoundedLog:
@@ -105,6 +108,7 @@ class State:
         self.registry = Registry(self.engine, self.config)
         self.engine.queries = self.registry  # query history, SYSTEM$CANCEL_QUERY, ABORT ALL QUERIES
         self.requests = RequestLog()
+        self.spec = SpecLog()           # exchanges checked against the SQL API spec (spec.py)
 
     def close(self):
         self.registry.cancel_all()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import bindings as binding_values
-from . import emulated, errors, monitoring, objects
+from . import emulated, errors, identifiers, monitoring, objects
 from .dynamic import DynamicTables
 from .errors import Canceled, SnowflakeError
 from .iceberg import STORE, IcebergTables
@@ -62,7 +62,16 @@ CREATE OR REPLACE TEMP MACRO getdate() AS now();
 CREATE OR REPLACE TEMP MACRO current_date() AS CAST(now() AS DATE);
 CREATE OR REPLACE TEMP MACRO localtimestamp() AS CAST(now() AS TIMESTAMP);
 CREATE OR REPLACE TEMP MACRO current_time() AS CAST(CAST(now() AS TIMESTAMP) AS TIME);
+CREATE OR REPLACE TEMP MACRO to_timestamp_ltz(a) AS CAST(a AS TIMESTAMPTZ);
+CREATE OR REPLACE TEMP MACRO to_timestamp_tz(a) AS CAST(a AS TIMESTAMPTZ);
+CREATE OR REPLACE TEMP MACRO to_timestamp_ntz(a) AS CAST(a AS TIMESTAMP);
 """
+
+# Snowflake sorts NULL as the largest value: DEFAULT_NULL_ORDERING defaults to LAST, "NULL values
+# are higher than any non-NULL values" (Snowflake, parameters: DEFAULT_NULL_ORDERING; release 9.9),
+# so ASC puts NULLs last and DESC puts them first, unless NULLS FIRST / LAST says otherwise. DuckDB
+# puts them last both ways by default; this is its setting for Snowflake's rule.
+NULL_ORDER = "SET default_null_order = 'nulls_last_on_asc_first_on_desc'"
 
 
 class ExecContext:
@@ -139,6 +148,7 @@ class Session:
             self.close()
             raise SnowflakeError("002097", "22023", f"Invalid value [{timezone}] for parameter 'TIMEZONE'")
         self.cursor.execute(_FUNCTION_MACROS)
+        self.cursor.execute(NULL_ORDER)
 
     def start(self, database, schema, warehouse):
         """Initial context from the request body; applied to the cursor once."""
@@ -374,6 +384,8 @@ class Engine:
                 prepared = monitoring.prepare(session, text, params, kind, ctx)
                 source, params = prepared.text, prepared.params
                 tokens = tokenize(source)
+            if kind != "ddl":
+                identifiers.check(session.cursor, text)   # quoted names are case-sensitive
             rewritten, waits = extract_waits(tokens)
             for wait in waits:
                 ctx.sleep(wait.seconds)
