@@ -17,6 +17,8 @@ DEFAULT_CONFIG = {
     "sync_wait_seconds": 45.0,        # how long a synchronous POST waits before answering 202
     "partition_rows": 10000,          # rows per result partition
     "max_token_age_seconds": 3600.0,  # a JWT is refused once now > iat + this, whatever its exp
+    "warehouse_resume_seconds": 0.0,  # provisioning time of an auto-resume (statements: RESUMING_WAREHOUSE)
+    "warehouse_max_concurrency": 0,   # statements computing at once per warehouse, 0 = no limit (QUEUED)
 }
 MAX_REQUEST_LOG = 10000
 
@@ -43,9 +45,12 @@ class Config:
                 raise ValueError(f"unknown config key '{key}'")
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"'{key}' must be a non-negative number")
-            if key == "partition_rows":
+            if key in ("partition_rows", "warehouse_max_concurrency"):
+                if key == "warehouse_max_concurrency" and int(value) == value:
+                    clean[key] = int(value)
+                    continue
                 if int(value) != value or value < 1:
-                    raise ValueError("'partition_rows' must be a positive integer")
+                    raise ValueError(f"'{key}' must be a positive integer")
                 value = int(value)
             clean[key] = value if key == "partition_rows" else float(value)
         with self._lock:
@@ -104,6 +109,7 @@ class State:
         self.oauth = Integrations()     # External OAuth security integrations
         self.faults = FaultQueue()
         self.warehouses = Warehouses()
+        self.warehouses.config = self.config
         self.engine = Engine(self.warehouses)
         self.registry = Registry(self.engine, self.config)
         self.engine.queries = self.registry  # query history, SYSTEM$CANCEL_QUERY, ABORT ALL QUERIES

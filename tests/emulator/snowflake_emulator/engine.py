@@ -375,7 +375,10 @@ class Engine:
                 self._check_writable(session, sig)
         elif kind == "ddl":
             self._check_table_ddl(session, sig)
-        wh = self.warehouses.begin_compute(session.warehouse) if compute and require_warehouse else None
+        wh = None
+        if compute and require_warehouse:
+            wh = self.warehouses.begin_compute(session.warehouse, ctx, lambda s: self._waiting(session, s))
+            self._waiting(session, None)
         prepared = None
         try:
             source = text
@@ -397,6 +400,12 @@ class Engine:
                 prepared.close()
             if wh is not None:
                 self.warehouses.end_compute(wh)
+
+    def _waiting(self, session, status):
+        """The SQL API statement's execution status while it waits for its warehouse (None: running)."""
+        stmt = self.queries.get(session.query_id) if self.queries is not None and session.query_id else None
+        if stmt is not None:
+            stmt.execution_status = status
 
     def _run_duckdb(self, session, kind, sig, sql, original, params, ctx):
         cur = session.cursor

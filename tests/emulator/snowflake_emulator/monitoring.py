@@ -361,7 +361,8 @@ def history_row(stmt, now):
     running = not stmt.done.is_set()
     error = stmt.error
     if running:
-        status, code, message = "RUNNING", None, None
+        # RESUMING_WAREHOUSE or QUEUED while it waits for its warehouse (warehouses.py).
+        status, code, message = getattr(stmt, "execution_status", None) or "RUNNING", None, None
     elif stmt.status == "succeeded":
         status, code, message = "SUCCESS", None, None
     else:
