@@ -115,7 +115,9 @@ async fn evaluate(step: &Step<'_>, check: &Check) -> Result<RuleResult, StepErro
                 Err(kind) => (
                     None,
                     false,
-                    format!("the column is {kind}, not a DATE or TIMESTAMP: freshness cannot be measured"),
+                    format!(
+                        "the column is {kind}, not a DATE or TIMESTAMP: freshness cannot be measured"
+                    ),
                 ),
                 Ok(None) => (None, false, "no rows: nothing is fresh".to_string()),
                 Ok(Some(newest)) => {

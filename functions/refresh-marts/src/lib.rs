@@ -64,9 +64,9 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
             (&request.handle, resuming, &mart.action)
             && let Some(since) = handle.strip_prefix(TASK_HANDLE)
         {
-            let since: u64 = since
-                .parse()
-                .map_err(|_| StepError::Malformed(format!("handle {handle:?} is not a task handle")))?;
+            let since: u64 = since.parse().map_err(|_| {
+                StepError::Malformed(format!("handle {handle:?} is not a task handle"))
+            })?;
             match follow(&step, &mart.name, task, since, started).await? {
                 Followed::Ended => result.refreshed.push(mart.name.clone()),
                 Followed::Running => {
@@ -116,7 +116,8 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
 }
 
 fn epoch_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 enum Followed {
@@ -135,7 +136,9 @@ async fn follow(
 ) -> Result<Followed, StepError> {
     let mut pause = Duration::from_millis(500);
     for attempt in 0u32.. {
-        let rows = step.read(&history_query(step, mart, task, since_ms)).await?;
+        let rows = step
+            .read(&history_query(step, mart, task, since_ms))
+            .await?;
         let row = rows.row(0);
         let state = row
             .map(|r| r.get_str("STATE"))
@@ -150,11 +153,12 @@ async fn follow(
             }
             "FAILED" | "FAILED_AND_AUTO_SUSPENDED" | "CANCELLED" => {
                 let row = row.expect("a state comes from a row");
-                let code = row.get_i64("ERROR_CODE")?.unwrap_or(0);
+                // A NUMBER in Snowflake's docs, text in some answers: read as text either way.
+                let code = row.get_str("ERROR_CODE")?.unwrap_or("").trim();
                 let message = row.get_str("ERROR_MESSAGE")?.unwrap_or("no error message");
                 let query = row.get_str("QUERY_ID")?.map(str::to_string);
                 return Err(StepError::Snowflake(snowflake::Error::Sql {
-                    code: format!("{code:06}"),
+                    code: format!("{code:0>6}"),
                     sql_state: String::new(),
                     message: format!("task {task} run ended {state}: {message}"),
                     handle: query,
