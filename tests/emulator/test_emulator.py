@@ -340,7 +340,8 @@ def test_concurrent_requests_share_one_database(c):
 def test_async_then_poll(c):
     status, body = c.submit("SELECT 7 AS N", query="?async=true")
     assert status == 202 and body["code"] == "333334"
-    assert body["statementStatusUrl"] == f"/api/v2/statements/{body['statementHandle']}"
+    # An absolute URI (the spec's `format: uri`), on the host the client called.
+    assert body["statementStatusUrl"] == f"http://127.0.0.1:{c.port}/api/v2/statements/{body['statementHandle']}"
     status, body = c.poll(body["statementHandle"])
     assert status == 200 and data_of(body) == [["7"]]
 

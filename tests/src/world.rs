@@ -59,6 +59,9 @@ const SETUP: &str = "
 CREATE DATABASE IF NOT EXISTS LAKE; CREATE SCHEMA IF NOT EXISTS LAKE.RAW;
 CREATE DATABASE IF NOT EXISTS ANALYTICS; CREATE SCHEMA IF NOT EXISTS ANALYTICS.PUBLIC;
 CREATE SCHEMA IF NOT EXISTS ANALYTICS.CORE; CREATE SCHEMA IF NOT EXISTS ANALYTICS.MARTS;
+CREATE EXTERNAL VOLUME IF NOT EXISTS LAKE_VOLUME STORAGE_LOCATIONS = ((NAME = 'postetl-lake'
+  STORAGE_PROVIDER = 'S3' STORAGE_BASE_URL = 's3://postetl-lake/warehouse/'
+  STORAGE_AWS_ROLE_ARN = 'arn:aws:iam::123456789012:role/postetl-lake'));
 CREATE WAREHOUSE IF NOT EXISTS POSTETL_WH WITH WAREHOUSE_SIZE = 'XSMALL' INITIALLY_SUSPENDED = TRUE;
 CREATE TABLE ANALYTICS.CORE.ORDERS (ORDER_ID BIGINT, CUSTOMER_ID BIGINT, STATUS VARCHAR, AMOUNT DECIMAL(10,2), UPDATED_AT TIMESTAMP);
 CREATE TABLE ANALYTICS.CORE.CUSTOMERS (CUSTOMER_ID BIGINT, NAME VARCHAR, COUNTRY VARCHAR);
@@ -167,7 +170,10 @@ impl World {
         emulator
             .admin_post(
                 "_emulator/iceberg/tables",
-                json!({"table": "LAKE.RAW.ORDERS", "catalog": "object_store", "columns": columns}),
+                // Its REFRESH paths resolve against LAKE_VOLUME's STORAGE_BASE_URL, independently of
+                // the pipeline config's location for it.
+                json!({"table": "LAKE.RAW.ORDERS", "catalog": "object_store",
+                       "external_volume": "LAKE_VOLUME", "columns": columns}),
             )
             .await;
         let columns = json!([
@@ -240,10 +246,6 @@ impl World {
     /// A Glue job run wrote snapshot `version` of the orders table (its full contents): the
     /// Iceberg metadata file exists and Glue's table points at it; Snowflake sees it after REFRESH.
     pub async fn glue_writes_orders(&self, version: u32, orders: &[Order<'_>]) -> String {
-        let file = format!(
-            "orders/metadata/{version:05}-{}.metadata.json",
-            1000 + version
-        );
         let now = chrono::Utc::now().naive_utc();
         let rows: Vec<Value> = orders
             .iter()
@@ -259,10 +261,19 @@ impl World {
                 ])
             })
             .collect();
+        self.glue_writes_order_rows(version, rows).await
+    }
+
+    /// The same with rows as given: `[id, customer, status, amount, updated_at]`, any of them null.
+    pub async fn glue_writes_order_rows(&self, version: u32, rows: Vec<Value>) -> String {
+        let file = format!(
+            "orders/metadata/{version:05}-{}.metadata.json",
+            1000 + version
+        );
         self.emulator
             .admin_post(
                 "_emulator/iceberg/snapshots",
-                json!({"table": "LAKE.RAW.ORDERS", "metadata_file": file, "rows": rows}),
+                json!({"table": "LAKE.RAW.ORDERS", "metadata_file": format!("{BASE_LOCATION}{file}"), "rows": rows}),
             )
             .await;
         self.glue

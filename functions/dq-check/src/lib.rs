@@ -67,7 +67,7 @@ fn measure(rule: &Rule) -> (String, Vec<Binding>) {
                 values.iter().map(|v| Binding::text(v.clone())).collect(),
             )
         }
-        // Age is computed here from the newest value: the column is read as UTC wall time.
+        // Age is computed here from the newest value, by the column's type (see `newest_instant`).
         Rule::Freshness { table, column, .. } => {
             (format!("SELECT MAX({column}) FROM {table}"), vec![])
         }
@@ -108,13 +108,20 @@ async fn evaluate(step: &Step<'_>, check: &Check) -> Result<RuleResult, StepErro
     let (observed, ok, message) = match &check.rule {
         Rule::Freshness { max_age, .. } => {
             let newest = match first {
-                Some(r) => r.get_timestamp(0)?,
-                None => None,
+                Some(r) => newest_instant(&r, &rows.columns[0].kind)?,
+                None => Ok(None),
             };
             match newest {
-                None => (None, false, "no rows: nothing is fresh".to_string()),
-                Some(newest) => {
-                    let age = chrono::Utc::now().naive_utc() - newest;
+                Err(kind) => (
+                    None,
+                    false,
+                    format!(
+                        "the column is {kind}, not a DATE or TIMESTAMP: freshness cannot be measured"
+                    ),
+                ),
+                Ok(None) => (None, false, "no rows: nothing is fresh".to_string()),
+                Ok(Some(newest)) => {
+                    let age = chrono::Utc::now() - newest;
                     let minutes = age.num_minutes();
                     let limit = (max_age.as_secs() / 60) as i64;
                     (
@@ -167,6 +174,31 @@ async fn evaluate(step: &Step<'_>, check: &Check) -> Result<RuleResult, StepErro
     })
 }
 
+/// The instant of a DATE or TIMESTAMP value as the SQL API sends it (Snowflake, SQL API "Getting
+/// the results": DATE as days since the epoch, TIMESTAMP_NTZ and TIMESTAMP_LTZ as seconds since the
+/// epoch with a fraction, TIMESTAMP_TZ the same followed by 1440 + the offset in minutes):
+/// - DATE: midnight UTC starting that day;
+/// - TIMESTAMP_NTZ: its wall time read as UTC (it carries no zone);
+/// - TIMESTAMP_LTZ and TIMESTAMP_TZ: the instant itself (the seconds are UTC, the offset only
+///   says how to display it).
+///
+/// `Err(kind)` for a column of any other type.
+fn newest_instant(
+    row: &snowflake::Row<'_>,
+    kind: &str,
+) -> Result<Result<Option<chrono::DateTime<chrono::Utc>>, String>, StepError> {
+    let utc = |t: chrono::NaiveDateTime| t.and_utc();
+    Ok(Ok(match kind.to_ascii_lowercase().as_str() {
+        "date" => row
+            .get_date(0)?
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(utc),
+        "timestamp_ntz" | "timestamp_ltz" => row.get_timestamp(0)?.map(utc),
+        "timestamp_tz" => row.get_timestamp_tz(0)?.map(|t| t.to_utc()),
+        other => return Ok(Err(other.to_uppercase())),
+    }))
+}
+
 fn fmt_bound(b: Option<u64>) -> String {
     b.map_or("-".into(), |b| b.to_string())
 }
@@ -188,17 +220,18 @@ async fn write_audit(
     step.change_now(&step.statement(
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (RUN_KEY VARCHAR, EXECUTION VARCHAR, PIPELINE VARCHAR, RULE VARCHAR, \
-             SEVERITY VARCHAR, OUTCOME VARCHAR, OBSERVED BIGINT, MESSAGE VARCHAR, CHECKED_AT TIMESTAMP)"
+             SEVERITY VARCHAR, OUTCOME VARCHAR, OBSERVED BIGINT, MESSAGE VARCHAR, CHECKED_AT TIMESTAMP_TZ)"
         ),
         "audit",
         1,
     ))
     .await?;
+    // An explicit type in the table and in the value: a plain TIMESTAMP follows the account's
+    // TIMESTAMP_TYPE_MAPPING (NTZ by default, but not everywhere), and the text carries its offset.
     let now = chrono::Utc::now()
-        .naive_utc()
-        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .format("%Y-%m-%dT%H:%M:%S%.3f+00:00")
         .to_string();
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, TO_TIMESTAMP_TZ(?))";
     let sql = format!(
         "INSERT INTO {table} (RUN_KEY, EXECUTION, PIPELINE, RULE, SEVERITY, OUTCOME, OBSERVED, MESSAGE, CHECKED_AT) VALUES {}",
         vec![row; results.len()].join(", ")

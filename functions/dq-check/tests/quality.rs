@@ -106,3 +106,63 @@ async fn an_empty_table_fails_row_count_and_freshness() {
     assert_eq!(outcome("orders_fresh"), Some(Outcome::Warn));
     assert!(result.stop);
 }
+
+/// `freshness` on each date/time type the SQL API sends in its own form (DATE as days, the
+/// timestamps as seconds, TIMESTAMP_TZ with its offset): a row an hour old is an hour old.
+#[tokio::test]
+async fn freshness_reads_dates_and_every_timestamp_type() {
+    let world = World::start().await;
+    world
+        .emulator
+        .sql("ALTER WAREHOUSE POSTETL_WH RESUME")
+        .await;
+    // (column type, a value one hour old or, for DATE, today in UTC; the age it must measure)
+    let cases = [
+        ("DATE", "CAST(NOW() AT TIME ZONE 'UTC' AS DATE)", 0..=1440),
+        (
+            "TIMESTAMP_NTZ",
+            "CAST(NOW() AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL 1 HOUR",
+            59..=61,
+        ),
+        ("TIMESTAMP_LTZ", "NOW() - INTERVAL 1 HOUR", 59..=61),
+        ("TIMESTAMP_TZ", "NOW() - INTERVAL 1 HOUR", 59..=61),
+    ];
+    for (kind, value, expected) in cases {
+        world
+            .emulator
+            .sql(&format!(
+                "CREATE OR REPLACE TABLE ANALYTICS.CORE.ORDERS (ORDER_ID BIGINT, CUSTOMER_ID BIGINT, \
+                 STATUS VARCHAR, AMOUNT DECIMAL(10,2), UPDATED_AT {kind}); \
+                 INSERT INTO ANALYTICS.CORE.ORDERS VALUES (1, 100, 'NEW', 10.00, {value})"
+            ))
+            .await;
+        let run = world.run(&format!("manual:fresh-{kind}"));
+        let result = check(&world, &run).await;
+        assert!(
+            result.failures.iter().all(|f| f.rule != "orders_fresh"),
+            "{kind}: {:?}",
+            result.failures
+        );
+        let observed = world
+            .emulator
+            .sql(&format!(
+                "SELECT OBSERVED FROM ANALYTICS.AUDIT.DQ_RESULTS WHERE RULE = 'orders_fresh' \
+                 AND RUN_KEY = 'manual:fresh-{kind}'"
+            ))
+            .await;
+        let minutes = observed[0][0].as_i64().expect("an age in minutes");
+        assert!(expected.contains(&minutes), "{kind}: {minutes} min");
+    }
+    // The audit table states its timestamp type rather than follow TIMESTAMP_TYPE_MAPPING.
+    let typed = world
+        .emulator
+        .sql(
+            "SELECT data_type FROM duckdb_columns() WHERE table_name = 'DQ_RESULTS' \
+             AND column_name = 'CHECKED_AT'",
+        )
+        .await;
+    assert_eq!(
+        typed,
+        vec![vec![serde_json::json!("TIMESTAMP WITH TIME ZONE")]]
+    );
+}

@@ -132,6 +132,13 @@ async fn dry_runs_and_unknown_merges() {
             .starts_with("MERGE INTO \"ANALYTICS\".\"CORE\".\"ORDERS\"")
     );
     assert_eq!(world.emulator.executions_of("MERGE").await, 0);
+    // The sample's SQL-file merge reads the source table as it is: its dry run says so.
+    let customers = merge(&world.env, &run, "customers", None, Context::default()).await;
+    let sql = customers.dry_run_sql.unwrap();
+    assert!(
+        sql.starts_with("-- postetl warning: the MERGE source is not de-duplicated"),
+        "{sql}"
+    );
     let item = Item {
         run,
         item: "nope".into(),

@@ -77,6 +77,8 @@ def handle(emulator, req):
         if route == ("GET", "/_emulator/log"):
             return Response(200, {"executions": state.registry.executions(), "requests": state.requests.list(),
                                   "sts": state.sts_log.list()})
+        if route == ("GET", "/_emulator/spec"):
+            return Response(200, state.spec.report())
         if route == ("GET", "/_emulator/warehouses"):
             return Response(200, {"warehouses": state.warehouses.snapshot()})
         if route == ("POST", "/_emulator/iceberg/tables"):

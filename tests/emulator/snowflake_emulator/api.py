@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 import time
 
 from .auth import AuthError, authenticate, loggable_token_type, loggable_wif_form
@@ -13,11 +14,13 @@ BASE = "/api/v2/statements"
 MAX_TIMEOUT = 604800
 CANCEL_SETTLE_SECONDS = 5.0   # cancel answers once the statement has stopped (or after this)
 _HANDLE_PATH = re.compile(r"^/api/v2/statements/([^/]+)(/cancel)?/?$")
+_origin = threading.local()     # scheme://host:port of the request being answered (one thread each)
 
 
 # ---------------------------------------------------------------- entry point
 
 def handle(state, req):
+    _origin.value = "http://" + (req.headers.get("Host") or "127.0.0.1")
     kind, handle_id = _route(req)
     if kind is None:
         return error(405 if handle_id == "method" else 404, "390404", "Not found")
@@ -45,6 +48,8 @@ def handle(state, req):
     if after is not None:
         # The statement ran for real; the client only sees a failure (tests requestId + retry=true).
         resp = Response(0, drop=True) if after["action"] == "drop_after_execute" else _fault_response(after)
+    if not resp.drop and kind in ("submit", "poll", "cancel"):
+        state.spec.check(kind, req, resp.status, resp.body)
     code = resp.body.get("code") if resp.status >= 400 and isinstance(resp.body, dict) else None
     state.requests.add(req.method, req.path, req.raw_query, None if resp.drop else resp.status, request_id,
                        token_type=loggable_token_type(req.headers), principal=req.principal, code=code,
@@ -232,7 +237,8 @@ def _cancel(state, req, handle_id):
 # ---------------------------------------------------------------- statement bodies
 
 def _status_url(stmt):
-    return f"{BASE}/{stmt.handle}"
+    # The spec types statementStatusUrl as `format: uri`: an absolute URL, on the host asked.
+    return f"{getattr(_origin, 'value', 'http://127.0.0.1')}{BASE}/{stmt.handle}"
 
 
 def _running(stmt):
@@ -281,4 +287,4 @@ def _link_header(stmt, partition):
         links["next"] = partition + 1
     if partition > 0:
         links["prev"] = partition - 1
-    return ",".join(f'<{_status_url(stmt)}?partition={n}>; rel="{rel}"' for rel, n in links.items())
+    return ",".join(f'<{BASE}/{stmt.handle}?partition={n}>; rel="{rel}"' for rel, n in links.items())

@@ -2,10 +2,14 @@
 verifier, each one checks its credential for real and answers a Principal or a 401 AuthError.
 
 | Token type | Module | 401 code |
-| KEYPAIR_JWT (also when the header is absent) | keypair.py | 390144 |
+| KEYPAIR_JWT | keypair.py | 390144 |
 | PROGRAMMATIC_ACCESS_TOKEN | pat.py | 394400 (invented) |
 | WORKLOAD_IDENTITY_FEDERATION (AWS: signed request or outbound JWT) | wif_aws.py | 390191, 390192 (invented) |
-| OAUTH (External OAuth) | oauth.py | 390303 |
+| OAUTH (External OAuth; also when the header is absent) | oauth.py | 390303 |
+
+Without the header the SQL API spec assumes OAUTH (snowflakedb/snowflake-rest-api-specs,
+specifications/sqlapi.yaml, parameter X-Snowflake-Authorization-Token-Type: "If not specified,
+OAUTH is assumed"), so a key-pair JWT sent without it is checked as an OAuth token and refused.
 
 Any other type answers 390101. Tokens, signatures and secrets are never logged nor echoed.
 """
@@ -15,7 +19,7 @@ import re
 from . import keypair, oauth, pat, wif_aws
 from .principals import AuthError
 
-DEFAULT_TOKEN_TYPE = "KEYPAIR_JWT"
+DEFAULT_TOKEN_TYPE = "OAUTH"
 _LOGGABLE_TYPE = re.compile(r"[A-Z0-9_]{1,40}")
 
 # Token type -> (verifier(token, state) -> Principal, invalid(reason) -> AuthError).

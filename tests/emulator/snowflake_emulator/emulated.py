@@ -107,6 +107,9 @@ HANDLERS = {
     ("SHOW", "WAREHOUSES"): _warehouse("show"),
     # Iceberg tables are registered through the admin API (iceberg.py); SQL refreshes and drops them.
     ("ALTER", "ICEBERG", "TABLE"): _registry("iceberg", "alter"),
+    ("CREATE", "EXTERNAL", "VOLUME"): _registry("iceberg", "create_volume"),
+    ("CREATE", "OR", "REPLACE", "EXTERNAL", "VOLUME"): _registry("iceberg", "create_volume"),
+    ("DROP", "EXTERNAL", "VOLUME"): _registry("iceberg", "drop_volume"),
     ("DROP", "ICEBERG", "TABLE"): _registry("iceberg", "drop"),
     ("CREATE", "DYNAMIC", "TABLE"): _registry("dynamic", "create"),
     ("CREATE", "TRANSIENT", "DYNAMIC", "TABLE"): _registry("dynamic", "create"),

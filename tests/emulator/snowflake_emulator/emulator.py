@@ -7,6 +7,7 @@ from .aws_outbound import OutboundFederation
 from .engine import Engine
 from .faults import FaultQueue
 from .oauth import Integrations
+from .spec import SpecLog
 from .statements import Registry
 from .users import UserStore
 from .warehouses import Warehouses
@@ -20,6 +21,8 @@ DEFAULT_CONFIG = {
     # the SQL API; a signed GetCallerIdentity request is refused unless a test opts in (then it is
     # accepted as an unverified path, and the request log says so).
     "accept_wif_signed_request": False,
+    "warehouse_resume_seconds": 0.0,  # provisioning time of an auto-resume (statements: RESUMING_WAREHOUSE)
+    "warehouse_max_concurrency": 0,   # statements computing at once per warehouse, 0 = no limit (QUEUED)
 }
 BOOLEAN_KEYS = {"accept_wif_signed_request"}
 MAX_REQUEST_LOG = 10000
@@ -52,14 +55,19 @@ class Config:
                 continue
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"'{key}' must be a non-negative number")
-            if key == "partition_rows":
+            if key in ("partition_rows", "warehouse_max_concurrency"):
+                if key == "warehouse_max_concurrency" and int(value) == value:
+                    clean[key] = int(value)
+                    continue
                 if int(value) != value or value < 1:
-                    raise ValueError("'partition_rows' must be a positive integer")
+                    raise ValueError(f"'{key}' must be a positive integer")
                 value = int(value)
             clean[key] = value if key == "partition_rows" else float(value)
         with self._lock:
             self._values.update(clean)
             return dict(self._values)
+
+
 
 
 class BoundedLog:
@@ -111,10 +119,12 @@ class State:
         self.oauth = Integrations()     # External OAuth security integrations
         self.faults = FaultQueue()
         self.warehouses = Warehouses()
+        self.warehouses.config = self.config
         self.engine = Engine(self.warehouses)
         self.registry = Registry(self.engine, self.config)
         self.engine.queries = self.registry  # query history, SYSTEM$CANCEL_QUERY, ABORT ALL QUERIES
         self.requests = RequestLog()
+        self.spec = SpecLog()           # exchanges checked against the SQL API spec (spec.py)
 
     def close(self):
         self.registry.cancel_all()

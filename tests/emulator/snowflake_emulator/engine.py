@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import bindings as binding_values
-from . import emulated, errors, monitoring, objects
+from . import emulated, errors, identifiers, monitoring, objects
 from .dynamic import DynamicTables
 from .errors import Canceled, SnowflakeError
 from .iceberg import STORE, IcebergTables
@@ -62,7 +62,16 @@ CREATE OR REPLACE TEMP MACRO getdate() AS now();
 CREATE OR REPLACE TEMP MACRO current_date() AS CAST(now() AS DATE);
 CREATE OR REPLACE TEMP MACRO localtimestamp() AS CAST(now() AS TIMESTAMP);
 CREATE OR REPLACE TEMP MACRO current_time() AS CAST(CAST(now() AS TIMESTAMP) AS TIME);
+CREATE OR REPLACE TEMP MACRO to_timestamp_ltz(a) AS CAST(a AS TIMESTAMPTZ);
+CREATE OR REPLACE TEMP MACRO to_timestamp_tz(a) AS CAST(a AS TIMESTAMPTZ);
+CREATE OR REPLACE TEMP MACRO to_timestamp_ntz(a) AS CAST(a AS TIMESTAMP);
 """
+
+# Snowflake sorts NULL as the largest value: DEFAULT_NULL_ORDERING defaults to LAST, "NULL values
+# are higher than any non-NULL values" (Snowflake, parameters: DEFAULT_NULL_ORDERING; release 9.9),
+# so ASC puts NULLs last and DESC puts them first, unless NULLS FIRST / LAST says otherwise. DuckDB
+# puts them last both ways by default; this is its setting for Snowflake's rule.
+NULL_ORDER = "SET default_null_order = 'nulls_last_on_asc_first_on_desc'"
 
 
 class ExecContext:
@@ -139,6 +148,7 @@ class Session:
             self.close()
             raise SnowflakeError("002097", "22023", f"Invalid value [{timezone}] for parameter 'TIMEZONE'")
         self.cursor.execute(_FUNCTION_MACROS)
+        self.cursor.execute(NULL_ORDER)
 
     def start(self, database, schema, warehouse):
         """Initial context from the request body; applied to the cursor once."""
@@ -365,7 +375,10 @@ class Engine:
                 self._check_writable(session, sig)
         elif kind == "ddl":
             self._check_table_ddl(session, sig)
-        wh = self.warehouses.begin_compute(session.warehouse) if compute and require_warehouse else None
+        wh = None
+        if compute and require_warehouse:
+            wh = self.warehouses.begin_compute(session.warehouse, ctx, lambda s: self._waiting(session, s))
+            self._waiting(session, None)
         prepared = None
         try:
             source = text
@@ -374,6 +387,8 @@ class Engine:
                 prepared = monitoring.prepare(session, text, params, kind, ctx)
                 source, params = prepared.text, prepared.params
                 tokens = tokenize(source)
+            if kind != "ddl":
+                identifiers.check(session.cursor, text)   # quoted names are case-sensitive
             rewritten, waits = extract_waits(tokens)
             for wait in waits:
                 ctx.sleep(wait.seconds)
@@ -385,6 +400,12 @@ class Engine:
                 prepared.close()
             if wh is not None:
                 self.warehouses.end_compute(wh)
+
+    def _waiting(self, session, status):
+        """The SQL API statement's execution status while it waits for its warehouse (None: running)."""
+        stmt = self.queries.get(session.query_id) if self.queries is not None and session.query_id else None
+        if stmt is not None:
+            stmt.execution_status = status
 
     def _run_duckdb(self, session, kind, sig, sql, original, params, ctx):
         cur = session.cursor

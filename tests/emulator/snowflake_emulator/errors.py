@@ -93,6 +93,11 @@ def from_duckdb(exc, verb="statement"):
             return SnowflakeError.syntax(f"{_position(msg)} unexpected '<EOF>'.")
         return SnowflakeError("001003", "42000", f"SQL compilation error:\n{line}")
 
+    if "cannot affect the same target row more than once" in line:
+        # Snowflake: ERROR_ON_NONDETERMINISTIC_MERGE is TRUE by default, so a MERGE whose source has
+        # several rows for one target row fails (Snowflake, MERGE: "Duplicate join behavior").
+        return SnowflakeError("100090", "42P18", "Duplicate row detected during DML action")
+
     if "attached in read-only mode" in line and "__no_database" in line:
         # The hidden read-only catalog stands for "no current database" (see engine.py).
         return SnowflakeError("090105", "22000", f"Cannot perform {verb}. This session does not have a current "

@@ -5,7 +5,13 @@ snapshots: each snapshot is the table's FULL contents as of one metadata file (I
 kept in a hidden catalog until `ALTER ICEBERG TABLE .. REFRESH` copies it into the visible table.
 
 - object_store tables (created from Iceberg files in object storage) refresh to the metadata file
-  named in the statement, a path relative to the external volume's storage location;
+  named in the statement, a path relative to the external volume's active storage location
+  (Snowflake, ALTER ICEBERG TABLE .. REFRESH: "specify the relative path ... from the active
+  storage location of the external volume"). A table registered with an `external_volume` (made
+  with CREATE EXTERNAL VOLUME .. STORAGE_LOCATIONS = ((.. STORAGE_BASE_URL = 's3://..'))) keeps
+  its snapshots by their absolute location and resolves a REFRESH path against the volume's first
+  (active) STORAGE_BASE_URL, so a caller that computes the path from a wrong base fails as it
+  would on Snowflake; a table without a volume compares paths as given (older tests);
 - glue tables (catalog integration) refresh without a path, to the newest registered snapshot.
 
 Iceberg tables are read-only to DML (external catalog); queries read them like any table.
@@ -41,11 +47,16 @@ def _relative_path_problem(path):
     return None
 
 
+def _join(base, path):
+    return base.rstrip("/") + "/" + path
+
+
 class IcebergTable:
-    def __init__(self, fq, catalog, columns):
+    def __init__(self, fq, catalog, columns, volume=None):
         self.fq = fq
         self.catalog = catalog
         self.columns = columns
+        self.volume = volume          # external volume name (object_store tables), or None
         self.snapshots = {}           # metadata file -> hidden table name, oldest registration first
         self.current = None           # metadata file the visible table shows
         self.refresh_count = 0
@@ -53,7 +64,8 @@ class IcebergTable:
         self.lock = threading.Lock()  # one refresh at a time
 
     def describe(self):
-        return {"table": ".".join(self.fq), "catalog": self.catalog, "current_metadata_file": self.current,
+        return {"table": ".".join(self.fq), "catalog": self.catalog, "external_volume": self.volume,
+                "current_metadata_file": self.current,
                 "snapshots": list(self.snapshots), "refresh_count": self.refresh_count,
                 "last_refreshed": self.last_refreshed}
 
@@ -63,7 +75,79 @@ class IcebergTables:
         self._engine = engine
         self._lock = threading.Lock()
         self._tables = {}
+        self._volumes = {}            # name -> [storage location {NAME, STORAGE_PROVIDER, STORAGE_BASE_URL, ..}]
         self._seq = 0
+
+    # ---- external volumes: CREATE [OR REPLACE] EXTERNAL VOLUME [IF NOT EXISTS] name
+    #      STORAGE_LOCATIONS = ((NAME = '..' STORAGE_PROVIDER = 'S3' STORAGE_BASE_URL = 's3://..' ..), ..)
+    #      [ALLOW_WRITES = ..] [COMMENT = '..']   (Snowflake, CREATE EXTERNAL VOLUME)
+    def create_volume(self, session, sig, ctx):
+        from .objects import option_value
+        ts = TokenStream(sig)
+        ts.accept("CREATE")
+        replace = ts.accept("OR", "REPLACE")
+        ts.accept("EXTERNAL", "VOLUME")
+        if_not_exists = ts.accept("IF", "NOT", "EXISTS")
+        name = ts.ident()
+        if name is None:
+            raise SnowflakeError.syntax("unexpected '<EOF>'.")
+        locations = None
+        while not ts.at_end():
+            tok = ts.next()
+            if tok.is_word("STORAGE_LOCATIONS") and ts.accept_op("=") and ts.accept_op("("):
+                locations = []
+                while True:
+                    if not ts.accept_op("("):
+                        raise SnowflakeError.syntax(f"unexpected '{ts.peek().text if ts.peek() else '<EOF>'}'.")
+                    location = {}
+                    while not ts.accept_op(")"):
+                        k = ts.next()
+                        if k is None or k.kind != "word" or not ts.accept_op("="):
+                            raise SnowflakeError.syntax(f"unexpected '{k.text if k else '<EOF>'}'.")
+                        if k.upper == "ENCRYPTION" and ts.peek() is not None and ts.peek().is_op("("):
+                            from .objects import skip_parens
+                            skip_parens(ts)
+                            continue
+                        location[k.upper] = option_value(ts)
+                    for required in ("NAME", "STORAGE_PROVIDER", "STORAGE_BASE_URL"):
+                        if required not in location:
+                            raise SnowflakeError("001008", "22023", f"SQL compilation error:\nMissing option "
+                                                                    f"'{required}' in STORAGE_LOCATIONS.")
+                    locations.append(location)
+                    if ts.accept_op(")"):
+                        break
+                    ts.accept_op(",")
+            elif tok.kind == "word" and ts.accept_op("="):
+                option_value(ts)
+            else:
+                raise SnowflakeError.syntax(f"unexpected '{tok.text}'.")
+        if not locations:
+            raise SnowflakeError("001008", "22023", "SQL compilation error:\nMissing option 'STORAGE_LOCATIONS'.")
+        with self._lock:
+            if name in self._volumes and not replace:
+                if if_not_exists:
+                    return Result.status(f"{name} already exists, statement succeeded.")
+                raise SnowflakeError("002002", "42710", f"SQL compilation error:\nObject '{name}' already exists.")
+            self._volumes[name] = locations
+        return Result.status(f"External volume {name} successfully created.")
+
+    def drop_volume(self, session, sig, ctx):
+        ts = TokenStream(sig)
+        ts.accept("DROP", "EXTERNAL", "VOLUME")
+        if_exists = ts.accept("IF", "EXISTS")
+        name = ts.ident()
+        with self._lock:
+            found = self._volumes.pop(name, None)
+        if found is None and not if_exists:
+            raise SnowflakeError("002003", "02000", f"SQL compilation error:\nExternal volume '{name}' does not "
+                                                    "exist or not authorized.")
+        return Result.status(f"{name} successfully dropped.")
+
+    def volume_base(self, name):
+        """The active storage location's STORAGE_BASE_URL (the first one), or None."""
+        with self._lock:
+            locations = self._volumes.get(name)
+        return locations[0]["STORAGE_BASE_URL"] if locations else None
 
     # ---- used by the engine
     def get(self, k):
@@ -102,6 +186,12 @@ class IcebergTables:
                 raise ValueError("each column must be [name, type]")
             if not _TYPE.fullmatch(col[1].strip()):
                 raise ValueError(f"unsupported column type '{col[1]}'")
+        volume = body.get("external_volume")
+        if volume is not None:
+            if catalog != "object_store":
+                raise ValueError("'external_volume' is for object_store tables")
+            if not isinstance(volume, str) or self.volume_base(volume) is None:
+                raise ValueError(f"no external volume {volume!r}: CREATE EXTERNAL VOLUME first")
         engine = self._engine
         if not engine.database_exists(fq[0]):
             engine.create_database(fq[0], if_not_exists=True)
@@ -110,7 +200,7 @@ class IcebergTables:
         cols = ", ".join(f"{quote_ident(name)} {ctype.strip()}" for name, ctype in columns)
         engine.run_internal([f"CREATE SCHEMA IF NOT EXISTS {quote_ident(fq[0])}.{quote_ident(fq[1])}",
                              f"CREATE OR REPLACE TABLE {sql_name(fq)} ({cols})"], translate=True)
-        table = IcebergTable(fq, catalog, [list(c) for c in columns])
+        table = IcebergTable(fq, catalog, [list(c) for c in columns], volume)
         with self._lock:
             old = self._tables.get(key(fq))
             self._tables[key(fq)] = table
@@ -128,9 +218,14 @@ class IcebergTables:
         path = body.get("metadata_file")
         if not isinstance(path, str) or not path.strip():
             raise ValueError("'metadata_file' must be a non-empty string")
-        problem = _relative_path_problem(path)
-        if problem:
-            raise ValueError(problem)
+        if table.volume is not None:
+            # Kept by absolute location: Glue's metadata_location, whatever base the caller uses.
+            if not _URL.match(path):
+                path = _join(self.volume_base(table.volume), path)
+        else:
+            problem = _relative_path_problem(path)
+            if problem:
+                raise ValueError(problem)
         rows, sql = body.get("rows"), body.get("sql")
         if (rows is None) == (sql is None):
             raise ValueError("give exactly one of 'rows' and 'sql'")
@@ -226,12 +321,17 @@ class IcebergTables:
                 problem = _relative_path_problem(path)
                 if problem:
                     raise refresh_failed("091316", "22023", problem)
-                if path not in table.snapshots:
-                    raise refresh_failed("091315", "22000", f"metadata file '{path}' not found.")
                 target = path
+                if table.volume is not None:
+                    base = self.volume_base(table.volume)
+                    if base is None:
+                        raise refresh_failed("091320", "22000", f"external volume '{table.volume}' does not exist.")
+                    target = _join(base, path)
+                if target not in table.snapshots:
+                    raise refresh_failed("091315", "22000", f"metadata file '{target}' not found.")
             if target is not None:
                 self._load(table, table.snapshots[target], ctx)
-                table.current = target
+                table.current = path if path is not None else target
             table.refresh_count += 1
             table.last_refreshed = time.time()
         return Result.status("Statement executed successfully.")

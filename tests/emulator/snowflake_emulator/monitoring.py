@@ -53,10 +53,25 @@ COLUMNS = [
 CANCEL = "SYSTEM$CANCEL_QUERY"
 
 
+# INFORMATION_SCHEMA.TASK_HISTORY (Snowflake, TASK_HISTORY table function): its arguments, all
+# named and optional, and the documented output columns the emulator fills, in Snowflake's order.
+# Unlike the ACCOUNT_USAGE view it lists SCHEDULED and EXECUTING runs too.
+TASK_HISTORY = "TASK_HISTORY"
+TASK_ARGUMENTS = ("SCHEDULED_TIME_RANGE_START", "SCHEDULED_TIME_RANGE_END", "RESULT_LIMIT", "TASK_NAME",
+                  "ERROR_ONLY", "ROOT_TASK_ID")
+TASK_COLUMNS = [
+    ("QUERY_ID", "VARCHAR"), ("NAME", "VARCHAR"), ("DATABASE_NAME", "VARCHAR"), ("SCHEMA_NAME", "VARCHAR"),
+    ("QUERY_TEXT", "VARCHAR"), ("CONDITION_TEXT", "VARCHAR"), ("STATE", "VARCHAR"), ("ERROR_CODE", "VARCHAR"),
+    ("ERROR_MESSAGE", "VARCHAR"), ("SCHEDULED_TIME", "TIMESTAMPTZ"), ("QUERY_START_TIME", "TIMESTAMPTZ"),
+    ("COMPLETED_TIME", "TIMESTAMPTZ"), ("ROOT_TASK_ID", "VARCHAR"), ("GRAPH_VERSION", "BIGINT"),
+    ("RUN_ID", "BIGINT"), ("RETURN_VALUE", "VARCHAR"), ("SCHEDULED_FROM", "VARCHAR"), ("ATTEMPT_NUMBER", "BIGINT"),
+]
+
+
 def mentions(text):
     """Cheap test before any token work."""
     up = text.upper()
-    return "QUERY_HISTORY" in up or CANCEL in up
+    return "QUERY_HISTORY" in up or CANCEL in up or TASK_HISTORY in up
 
 
 # ---------------------------------------------------------------- tokens and bind markers
@@ -200,7 +215,7 @@ def _history_calls(session, toks):
             break
         close_fn = toks.matching(j) if toks.tok(j) is not None and toks.tok(j).is_op("(") else None
         close_table = toks.matching(k + 1)
-        if not parts or parts[-1] not in FUNCTIONS or close_fn is None or close_table != close_fn + 1 \
+        if not parts or (parts[-1] not in FUNCTIONS and parts[-1] != TASK_HISTORY) or close_fn is None or close_table != close_fn + 1 \
                 or not _resolves(session, parts):
             k += 1
             continue
@@ -251,7 +266,10 @@ def _resolves(session, parts):
 
 def _arguments(session, toks, call):
     function = call.function
-    order = ([FUNCTIONS[function]] if FUNCTIONS[function] else []) + list(COMMON_ARGUMENTS)
+    if function == TASK_HISTORY:
+        order = list(TASK_ARGUMENTS)
+    else:
+        order = ([FUNCTIONS[function]] if FUNCTIONS[function] else []) + list(COMMON_ARGUMENTS)
     values, named = {}, False
     for n, (name, start, end) in enumerate(call.args):
         if name is None:
@@ -264,7 +282,7 @@ def _arguments(session, toks, call):
             raise _bad_argument(function, f"unknown argument '{name}'.")
         if name in values:
             raise _bad_argument(function, f"argument '{name}' is given twice.")
-        wrap = "epoch(CAST({} AS TIMESTAMPTZ))" if name.startswith("END_TIME_RANGE") else "{}"
+        wrap = "epoch(CAST({} AS TIMESTAMPTZ))" if "TIME_RANGE" in name else "{}"
         values[name] = _evaluate(session, toks, start, end, wrap)
     return values
 
@@ -308,11 +326,43 @@ def _history_rows(session, function, args, now):
     return rows[:limit]
 
 
+def _task_rows(session, args, now):
+    function = TASK_HISTORY
+    limit = _integer(function, "RESULT_LIMIT", args.get("RESULT_LIMIT", DEFAULT_RESULT_LIMIT))
+    if not 1 <= limit <= MAX_RESULT_LIMIT:
+        raise _bad_argument(function, f"RESULT_LIMIT must be between 1 and {MAX_RESULT_LIMIT}, not {limit}.")
+    name = args.get("TASK_NAME")
+    if name is not None:
+        if not isinstance(name, str):
+            raise _bad_argument(function, "TASK_NAME must be a string.")
+        name = name.strip().upper()     # "a case-insensitive string", unqualified names only
+    low, high = args.get("SCHEDULED_TIME_RANGE_START"), args.get("SCHEDULED_TIME_RANGE_END")
+    error_only = bool(args.get("ERROR_ONLY", False))
+    root = args.get("ROOT_TASK_ID")
+    rows = []
+    for task_fq, run in session.engine.tasks.history():
+        if name is not None and task_fq[2].upper() != name:
+            continue
+        if (low is not None and run.scheduled < float(low)) or (high is not None and run.scheduled > float(high)):
+            continue
+        if error_only and run.state not in ("FAILED", "CANCELLED"):
+            continue
+        if root is not None and str(root) != run.root_id:
+            continue
+        rows.append({"start": run.scheduled, "values": (
+            run.query_id, task_fq[2], task_fq[0], task_fq[1], run.query_text, run.condition, run.state,
+            run.error_code, run.error, run.scheduled, run.started, run.completed, run.root_id, 1,
+            run.run_id, None, run.scheduled_from, run.attempt)})
+    rows.sort(key=lambda r: -r["start"])    # the most recent runs, up to RESULT_LIMIT
+    return rows[:limit]
+
+
 def history_row(stmt, now):
     running = not stmt.done.is_set()
     error = stmt.error
     if running:
-        status, code, message = "RUNNING", None, None
+        # RESUMING_WAREHOUSE or QUEUED while it waits for its warehouse (warehouses.py).
+        status, code, message = getattr(stmt, "execution_status", None) or "RUNNING", None, None
     elif stmt.status == "succeeded":
         status, code, message = "SUCCESS", None, None
     else:
@@ -365,15 +415,15 @@ def _classify(text):
     return "UNKNOWN"
 
 
-def _materialize(session, name, rows):
+def _materialize(session, name, rows, columns_spec=COLUMNS):
     cur = session.cursor
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} (" +
-                ", ".join(f"{quote_ident(c)} {t}" for c, t in COLUMNS) + ")")
+                ", ".join(f"{quote_ident(c)} {t}" for c, t in columns_spec) + ")")
     if not rows:
         return
     columns = list(zip(*(r["values"] for r in rows)))
     select = ", ".join(f"to_timestamp(unnest(?::DOUBLE[]))" if t == "TIMESTAMPTZ" else f"unnest(?::{t}[])"
-                       for _, t in COLUMNS)
+                       for _, t in columns_spec)
     cur.execute(f"INSERT INTO temp.main.{quote_ident(name)} SELECT {select}", [list(c) for c in columns])
 
 
@@ -519,9 +569,11 @@ def prepare(session, text, params, kind, ctx=None):
     now = time.time()
     for n, call in enumerate(_history_calls(session, toks), 1):
         args = _arguments(session, toks, call)
-        rows = _history_rows(session, call.function, args, now)
         name = f"__query_history_{n}"
-        _materialize(session, name, rows)
+        if call.function == TASK_HISTORY:
+            _materialize(session, name, _task_rows(session, args, now), TASK_COLUMNS)
+        else:
+            _materialize(session, name, _history_rows(session, call.function, args, now))
         tables.append(name)
         spans[call.start] = (call.end, [f"temp.main.{quote_ident(name)}"])
     row_cancel = None

@@ -124,10 +124,16 @@ class Column:
 
     # ---- metadata
     def row_type(self, database, schema):
+        # The SQL API spec (snowflakedb/snowflake-rest-api-specs, specifications/sqlapi.yaml,
+        # ResultSet.resultSetMetaData.rowType) types length, precision and scale as integers with
+        # minimum 0, its example giving 0 where a type has none: never null here.
+        def number(v):
+            return 0 if v is None else v
         return {
             "name": self.name, "database": database or "", "schema": schema or "", "table": "",
-            "type": self.sf_type, "precision": self.precision, "scale": self.scale, "length": self.length,
-            "byteLength": self.byte_length, "nullable": self.nullable, "collation": None,
+            "type": self.sf_type, "precision": number(self.precision), "scale": number(self.scale),
+            "length": number(self.length), "byteLength": number(self.byte_length), "nullable": self.nullable,
+            "collation": None,
         }
 
     # ---- encodings

@@ -507,6 +507,11 @@ def to_duckdb(text):
             out.append("$" + tok.text[1:])
         elif drop_transient and tok.is_word("TRANSIENT"):
             pass
+        elif tok.kind == "word":
+            # Snowflake folds unquoted identifiers to upper case, so DuckDB's catalog holds the
+            # names Snowflake would: `create table orders` makes ORDERS, and `"orders"` stays a
+            # different name (identifiers.py checks that). Keywords and functions do not care.
+            out.append(tok.text.upper())
         else:
             out.append(tok.text)
         i += 1

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 
 from .errors import Canceled, SnowflakeError, timeout_error
 from .objects import (already_exists, body_after, display, does_not_exist, key, option_value, parse_name, qualify,
@@ -32,7 +33,7 @@ def _warehouse_missing(name):
 
 
 class Run:
-    def __init__(self, graph_run, attempt):
+    def __init__(self, graph_run, attempt, scheduled_from="EXECUTE TASK", run_id=None, root_id=None):
         self.graph_run = graph_run
         self.attempt = attempt
         self.state = "SCHEDULED"
@@ -41,6 +42,15 @@ class Run:
         self.completed = None
         self.error = None
         self.error_code = None
+        # For INFORMATION_SCHEMA.TASK_HISTORY: QUERY_ID is set when the run starts (Snowflake: "only
+        # populated when the task run begins"); SCHEDULED_FROM is EXECUTE TASK or RETRY here (no
+        # scheduler); RUN_ID is the root run's original scheduled time in epoch milliseconds.
+        self.query_id = None
+        self.query_text = None
+        self.condition = None
+        self.scheduled_from = scheduled_from
+        self.run_id = run_id if run_id is not None else int(self.scheduled * 1000)
+        self.root_id = root_id
 
     def describe(self):
         return {"state": self.state, "scheduled": self.scheduled, "started": self.started,
@@ -49,8 +59,11 @@ class Run:
 
 
 class GraphRun:
-    def __init__(self, attempt=1, carried=()):
+    def __init__(self, attempt=1, carried=(), scheduled_from="EXECUTE TASK", run_id=None, root_id=None):
         self.id = next(_graph_ids)
+        self.scheduled_from = scheduled_from
+        self.run_id = run_id if run_id is not None else int(time.time() * 1000)
+        self.root_id = root_id
         self.attempt = attempt
         self.runs = {}                  # task key -> Run
         self.carried = set(carried)     # keys that succeeded in the run being retried
@@ -74,6 +87,7 @@ class Task:
         self.condition = condition
         self.body = body
         self.state = "suspended"
+        self.id = str(uuid.uuid4())     # SHOW TASKS' id; TASK_HISTORY's ROOT_TASK_ID
         self.runs = []
         self.last_graph = None
         self.created = time.time()
@@ -139,6 +153,11 @@ class Tasks:
     def list(self):
         with self._lock:
             return [t.describe() for _, t in sorted(self._tasks.items())]
+
+    def history(self):
+        """[(task fq, Run)] of every task's runs, for INFORMATION_SCHEMA.TASK_HISTORY."""
+        with self._lock:
+            return [(t.fq, r) for _, t in sorted(self._tasks.items()) for r in t.runs]
 
     def forget(self, database, schema=None):
         with self._lock:
@@ -271,6 +290,9 @@ class Tasks:
         return Result.status(f"{parts[-1]} successfully dropped.")
 
     # ---- EXECUTE TASK name [RETRY LAST] [USING CONFIG = '..']
+    # Snowflake, EXECUTE TASK: "Manually triggers an asynchronous single run of a task"; its syntax
+    # has no AWAIT, so `EXECUTE TASK t AWAIT` stays a syntax error here. Callers follow the run in
+    # INFORMATION_SCHEMA.TASK_HISTORY (monitoring.py).
     def execute(self, session, sig, ctx):
         ts = TokenStream(sig)
         ts.accept("EXECUTE", "TASK")
@@ -295,10 +317,10 @@ class Tasks:
                 if last is None or not last.done or not last.failed():
                     raise SnowflakeError("091323", "22000", f"Cannot retry task '{display(parts)}': the last run of "
                                                             "its task graph did not fail.")
-                graph = GraphRun(last.attempt + 1, last.succeeded())
+                graph = GraphRun(last.attempt + 1, last.succeeded(), "RETRY", last.run_id, last.root_id)
                 start = [k for k, r in last.runs.items() if r.state == "FAILED"]
             else:
-                graph = GraphRun()
+                graph = GraphRun(root_id=root.id)
                 start = [key(fq)]
             if self._closed:
                 raise SnowflakeError("000603", "XX000", "SQL execution internal error: the emulator is resetting")
@@ -312,7 +334,7 @@ class Tasks:
     # ---- background runs
     def _schedule(self, graph, k):
         """Record a SCHEDULED run (call with self._lock held)."""
-        run = Run(graph.id, graph.attempt)
+        run = Run(graph.id, graph.attempt, graph.scheduled_from, graph.run_id, graph.root_id)
         graph.runs[k] = run
         task = self._tasks.get(k)
         if task is not None:
@@ -350,6 +372,7 @@ class Tasks:
                 return
             self._running.add(ctx)
             run.state, run.started = "EXECUTING", time.time()
+            run.query_id, run.query_text, run.condition = str(uuid.uuid4()), task.body, task.condition
             body, condition, props = task.body, task.condition, dict(task.props)
             warehouse, owner = task.warehouse, task.owner
         timer, timeout = None, None

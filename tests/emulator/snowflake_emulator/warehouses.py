@@ -5,6 +5,14 @@ engine asks `begin_compute` before any statement that needs compute (auto-resume
 Running time uses a monotonic clock; each start bills at least 60 seconds, like Snowflake.
 AUTO_SUSPEND is applied lazily: when the warehouse is looked at, an idle period longer than
 AUTO_SUSPEND seconds ends the run at (last activity + AUTO_SUSPEND).
+
+A statement that needs a suspended AUTO_RESUME warehouse waits while it is provisioned, in the
+state Snowflake reports for it, RESUMING_WAREHOUSE; one that finds the warehouse running its
+maximum number of statements waits QUEUED (Snowflake, QUERY_HISTORY: EXECUTION_STATUS is one of
+resuming_warehouse, running, queued, blocked, success, failed_with_error, failed_with_incident).
+Both waits last only as long as the emulator's config says (`warehouse_resume_seconds`,
+`warehouse_max_concurrency`; 0 = none), so tests choose to see them; the warehouse shows RESUMING
+meanwhile.
 """
 
 import re
@@ -139,25 +147,53 @@ class Warehouses:
     def __init__(self):
         self._lock = threading.Lock()
         self._whs = {}
+        self.config = None              # the emulator's Config (resume time, concurrency)
+
+    def _setting(self, key):
+        return self.config.get(key) if self.config is not None else 0
 
     # ---- used by the engine and the admin API
     def exists(self, name):
         with self._lock:
             return name in self._whs
 
-    def begin_compute(self, name):
-        """Called before a statement that needs compute; auto-resumes or raises 000606."""
-        with self._lock:
-            wh = self._whs.get(name) if name else None
-            if wh is None:
-                raise SnowflakeError.no_warehouse()
-            wh.refresh()
-            if wh.state == "SUSPENDED":
-                if not wh.auto_resume:
+    def begin_compute(self, name, ctx=None, on_wait=None):
+        """Called before a statement that needs compute; auto-resumes or raises 000606. While the
+        statement waits (warehouse resuming, or at its concurrency limit) `on_wait` gets its
+        execution status, RESUMING_WAREHOUSE or QUEUED."""
+        while True:
+            with self._lock:
+                wh = self._whs.get(name) if name else None
+                if wh is None:
                     raise SnowflakeError.no_warehouse()
-                wh.start(resume=True)
-            wh.active += 1
-            return wh
+                wh.refresh()
+                if wh.state == "SUSPENDED":
+                    if not wh.auto_resume:
+                        raise SnowflakeError.no_warehouse()
+                    delay = float(self._setting("warehouse_resume_seconds") or 0)
+                    if delay > 0:
+                        wh.state, wh.ready_at = "RESUMING", time.monotonic() + delay
+                    else:
+                        wh.start(resume=True)
+                status = None
+                if wh.state == "RESUMING":
+                    if time.monotonic() >= wh.ready_at:
+                        wh.start(resume=True)
+                    else:
+                        status = "RESUMING_WAREHOUSE"
+                if status is None:
+                    limit = int(self._setting("warehouse_max_concurrency") or 0)
+                    if limit and wh.active >= limit:
+                        status = "QUEUED"
+                    else:
+                        wh.active += 1
+                        return wh
+            if on_wait is not None:
+                on_wait(status)
+            if ctx is not None:
+                ctx.sleep(0.05)
+            else:
+                time.sleep(0.05)
 
     def end_compute(self, wh):
         with self._lock:
