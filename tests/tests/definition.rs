@@ -190,7 +190,7 @@ fn bounded_in_time_every_task_and_every_poll_loop() {
             // with the plan's limit before it lets the loop go round.
             let counting: Vec<&str> = all
                 .iter()
-                .filter(|(_, s, _)| s["Next"] == Value::from(name.as_str()))
+                .filter(|(_, s, _)| s["Next"] == name.as_str())
                 .map(|(n, _, _)| n.as_str())
                 .collect();
             assert!(!counting.is_empty(), "{name}");
