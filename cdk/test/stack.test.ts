@@ -284,7 +284,8 @@ describe('state machine', () => {
     const collect = (machine: any) => {
       for (const [name, state] of Object.entries<any>(machine.States)) {
         states[name] = state;
-        if (state.ItemProcessor) collect(state.ItemProcessor);
+        const inner = state.Iterator ?? state.ItemProcessor;
+        if (inner) collect(inner);
       }
     };
     collect(JSON.parse(rendered));

@@ -31,6 +31,7 @@ def main() -> None:
 
         sfn_mocks.install(args.mock_config)
 
+    uncatchable_as_on_aws()
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -65,6 +66,31 @@ def main() -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         os._exit(0)
+
+
+def uncatchable_as_on_aws() -> None:
+    """`States.ALL` does not match States.Runtime or States.DataLimitExceeded on AWS ("Error
+    handling in Step Functions": a retry or catch on States.ALL won't catch them; the execution
+    fails). moto's interpreter matches them, which would hide an uncatchable failure behind the
+    definition's own failure path."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+        ErrorEqualsDecl,
+    )
+
+    original = ErrorEqualsDecl._eval_body
+    uncatchable = {"States.Runtime", "States.DataLimitExceeded"}
+
+    def _eval_body(self, env) -> None:
+        error_name = env.stack[-1]
+        if getattr(error_name, "error_name", None) in uncatchable and not any(
+            n.error_name == error_name.error_name for n in self.error_names
+        ):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body
 
 
 def route_lambda_tasks_to(url: str) -> None:

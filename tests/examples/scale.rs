@@ -1,5 +1,7 @@
 //! A generated pipeline of N Iceberg tables (default 100), each refreshed and merged, through the
-//! real workflow as in the demo; prints the transitions and the wall time.
+//! real workflow as in the demo, then the same pipeline as a dry run; prints for each the wall
+//! time, the state transitions, the history events (Step Functions allows 25,000) and the largest
+//! state (256 KiB allowed). N = 500 is the widest pipeline the config accepts.
 //! Run with `cargo build --workspace --bins && cargo run -p postetl-tests --example scale [N]`.
 
 use postetl_tests::workflow::Workflow;
@@ -113,23 +115,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let execution = workflow.start("wide-1", &json!({"pipeline": "wide"})).await;
     let finished = workflow.wait(&execution, Duration::from_secs(1800)).await;
-    let wall = started.elapsed();
-    let transitions = finished.states.len();
+    report(&format!("pipeline with {n} tables"), &finished, started);
     let last = format!("ANALYTICS.CORE.T{}", n - 1);
     let merged = emulator.sql(&format!("SELECT COUNT(*) FROM {last}")).await;
-    println!(
-        "pipeline with {n} tables: {} in {:.1} s, {transitions} state transitions",
-        finished.status,
-        wall.as_secs_f64()
-    );
-    println!(
-        "  Lambda invocations: {}",
-        finished
-            .events
-            .iter()
-            .filter(|e| *e == "TaskScheduled")
-            .count()
-    );
     println!(
         "  statements run: {}",
         emulator.log().await["executions"]
@@ -140,5 +128,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if finished.status != "SUCCEEDED" {
         return Err(format!("{finished:?}").into());
     }
+
+    // A dry run carries every statement's text in its task results: the state must stay small.
+    let started = Instant::now();
+    let execution = workflow
+        .start("wide-dry", &json!({"pipeline": "wide", "dryRun": true}))
+        .await;
+    let dry = workflow.wait(&execution, Duration::from_secs(1800)).await;
+    report(&format!("dry run with {n} tables"), &dry, started);
+    if dry.status != "SUCCEEDED" {
+        return Err(format!("{dry:?}").into());
+    }
     Ok(())
+}
+
+fn report(what: &str, finished: &postetl_tests::workflow::Finished, started: Instant) {
+    println!(
+        "{what}: {} in {:.1} s, {} state transitions",
+        finished.status,
+        started.elapsed().as_secs_f64(),
+        finished.states.len()
+    );
+    println!(
+        "  Lambda invocations: {}",
+        finished
+            .events
+            .iter()
+            .filter(|e| *e == "TaskScheduled")
+            .count()
+    );
+    println!("  history events: {}", finished.events.len());
+    println!("  largest state: {} bytes", finished.largest_state);
 }

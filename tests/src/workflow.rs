@@ -32,6 +32,9 @@ pub struct Finished {
     pub states: Vec<String>,
     /// Every history event's type, in order.
     pub events: Vec<String>,
+    /// The largest input or output of any state or task in the history, in bytes (Step Functions
+    /// refuses more than 256 KiB with States.DataLimitExceeded).
+    pub largest_state: usize,
 }
 
 impl Finished {
@@ -137,22 +140,37 @@ impl Workflow {
         };
         let mut states = Vec::new();
         let mut events = Vec::new();
+        let mut largest_state = 0;
         let mut token = None;
         loop {
-            let page = self
-                .sfn
-                .get_execution_history()
-                .execution_arn(execution)
-                .max_results(1000)
-                .set_next_token(token)
-                .send()
-                .await
-                .expect("history");
+            // moto may answer 500 while a Map iteration cancelled by a failure still writes its
+            // events after the execution ended: read again, a bounded number of times.
+            let mut attempt = 0;
+            let page = loop {
+                match self
+                    .sfn
+                    .get_execution_history()
+                    .execution_arn(execution)
+                    .max_results(1000)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                {
+                    Ok(page) => break page,
+                    Err(e) if attempt < 5 => {
+                        attempt += 1;
+                        eprintln!("history of {execution}, attempt {attempt}: {e:?}");
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    Err(e) => panic!("history of {execution}: {e:?}"),
+                }
+            };
             for e in page.events() {
                 events.push(e.r#type().as_str().to_string());
                 if let Some(d) = e.state_entered_event_details() {
                     states.push(d.name().to_string());
                 }
+                largest_state = largest_state.max(payload_size(e));
             }
             token = page.next_token;
             if token.is_none() {
@@ -167,6 +185,87 @@ impl Workflow {
             cause: described.cause,
             states,
             events,
+            largest_state,
         }
+    }
+}
+
+/// The size of the JSON a history event carries: a state's input or output, a task's result.
+fn payload_size(e: &aws_sdk_sfn::types::HistoryEvent) -> usize {
+    let len = |s: Option<&str>| s.map_or(0, str::len);
+    [
+        e.state_entered_event_details()
+            .map_or(0, |d| len(d.input())),
+        e.state_exited_event_details()
+            .map_or(0, |d| len(d.output())),
+        e.task_succeeded_event_details()
+            .map_or(0, |d| len(d.output())),
+        e.lambda_function_succeeded_event_details()
+            .map_or(0, |d| len(d.output())),
+        e.execution_started_event_details()
+            .map_or(0, |d| len(d.input())),
+        e.execution_succeeded_event_details()
+            .map_or(0, |d| len(d.output())),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
+}
+
+/// Runs a mocked test case of statemachine/mock-config.json on the second engine,
+/// aws-local-stepfunctions (tests/sfn, installed by tests/setup.sh), which chooses mocked
+/// responses as Step Functions Local does. Same definition, same mock file, same assertions.
+pub fn run_case_on_local_sfn(case: &str, input: &Value) -> Finished {
+    let dir = crate::repo_root().join("tests/sfn");
+    let node = dir.join("node_modules/.bin/node");
+    assert!(
+        node.exists(),
+        "{} is missing: run `bash tests/setup.sh`",
+        node.display()
+    );
+    let filled = std::env::temp_dir().join(format!(
+        "postetl-definition-{}-{case}.json",
+        std::process::id()
+    ));
+    std::fs::write(
+        &filled,
+        definition("arn:aws:sns:us-east-1:123456789012:postetl-alerts"),
+    )
+    .expect("write the filled definition");
+    let out = std::process::Command::new(node)
+        .current_dir(&dir)
+        .arg("run-mocked.mjs")
+        .arg(&filled)
+        .arg(crate::repo_root().join("statemachine/mock-config.json"))
+        .arg(STATE_MACHINE)
+        .arg(case)
+        .arg(input.to_string())
+        .output()
+        .expect("run node");
+    let _ = std::fs::remove_file(&filled);
+    assert!(
+        out.status.success(),
+        "aws-local-stepfunctions on {case}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    let strings = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Finished {
+        status: report["status"].as_str().unwrap_or("?").to_string(),
+        output: report.get("output").cloned(),
+        error: report["error"].as_str().map(String::from),
+        cause: report["cause"].as_str().map(String::from),
+        states: strings("states"),
+        events: strings("events"),
+        largest_state: report.get("output").map_or(0, |o| o.to_string().len()),
     }
 }

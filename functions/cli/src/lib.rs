@@ -113,13 +113,18 @@ fn report(
 ) -> std::io::Result<()> {
     if let Some(d) = event.state_entered_event_details() {
         entered.insert(d.name().to_string(), seconds(event));
-        if d.name().starts_with("RecordFailure") || d.name() == "RecordQualityFailure" {
+        if d.name().starts_with("Record") {
             writeln!(out, "  ✗ failure recorded, suspending and alerting")?;
         }
     } else if let Some(d) = event.state_exited_event_details() {
         let name = d.name();
         let nested = !top_level.is_empty() && !top_level.contains(name);
-        if nested || name.ends_with('?') || name.starts_with("Record") || name == "InitWarehouse" {
+        // Bookkeeping states (poll counters, the failure record) are not steps of the run.
+        let bookkeeping = name.ends_with('?')
+            || name.starts_with("Record")
+            || name.starts_with("Count")
+            || name == "Start";
+        if nested || bookkeeping {
             return Ok(());
         }
         let took = entered.get(name).map_or(0.0, |t| seconds(event) - t);
@@ -160,6 +165,17 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
             sum("rowsUpdated"),
             sum("rowsDeleted"),
             merges.len()
+        )?;
+        // Each refresh iteration leaves whether it ran its REFRESH (false: a dry run logged it).
+        let refresh = output["refresh"].as_array().cloned().unwrap_or_default();
+        let refreshed = refresh.iter().filter(|r| **r == json!(true)).count();
+        writeln!(
+            out,
+            "  tables         {refreshed} refreshed{}",
+            match refresh.len() - refreshed {
+                0 => String::new(),
+                n => format!(", {n} logged only (dry run)"),
+            }
         )?;
         let q = &output["quality"]["result"];
         writeln!(

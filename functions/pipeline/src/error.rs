@@ -88,26 +88,81 @@ impl StepError {
     }
 }
 
+impl StepError {
+    /// Every name a step can raise and whether it is transient (the state machine retries those,
+    /// and catches the others), read from `name` and `is_transient` over one value of each
+    /// variant: the single source the tests hold the state machine and the README to.
+    pub fn classes() -> Vec<(&'static str, bool)> {
+        let text = String::new;
+        let config = crate::config::ConfigError {
+            file: text(),
+            problems: Vec::new(),
+        };
+        let mut all = vec![
+            StepError::Malformed(text()),
+            StepError::UnknownPipeline(text()),
+            StepError::UnknownJob(text()),
+            StepError::NotSucceeded {
+                job: text(),
+                run_id: text(),
+                state: text(),
+            },
+            StepError::UnknownItem {
+                pipeline: text(),
+                kind: "",
+                name: text(),
+            },
+            StepError::Config(Arc::new(config)),
+            StepError::Environment(text()),
+            StepError::GlueUnavailable(text()),
+            StepError::GlueNotFound(text()),
+            StepError::GlueFailed(text()),
+            StepError::OutsideBaseLocation {
+                location: text(),
+                base: text(),
+            },
+            StepError::CoordinationUnavailable(text()),
+            StepError::WaitedTooLong {
+                behind: text(),
+                minutes: 0,
+            },
+            StepError::AlertUnavailable(text()),
+        ];
+        // No wildcard: a new variant does not compile until it has a value above.
+        for e in &all {
+            match e {
+                StepError::Malformed(_)
+                | StepError::UnknownPipeline(_)
+                | StepError::UnknownJob(_)
+                | StepError::NotSucceeded { .. }
+                | StepError::UnknownItem { .. }
+                | StepError::Config(_)
+                | StepError::Environment(_)
+                | StepError::GlueUnavailable(_)
+                | StepError::GlueNotFound(_)
+                | StepError::GlueFailed(_)
+                | StepError::OutsideBaseLocation { .. }
+                | StepError::CoordinationUnavailable(_)
+                | StepError::WaitedTooLong { .. }
+                | StepError::AlertUnavailable(_)
+                | StepError::Snowflake(_) => {}
+            }
+        }
+        all.extend(
+            snowflake::Error::catalogue()
+                .into_iter()
+                .map(StepError::Snowflake),
+        );
+        all.iter().map(|e| (e.name(), e.is_transient())).collect()
+    }
+}
+
 /// Every name a step can raise, for the state machine's Retry/Catch and its tests.
 pub fn error_names() -> Vec<&'static str> {
-    let mut names = vec![
-        "Input.Malformed",
-        "Input.UnknownPipeline",
-        "Input.UnknownJob",
-        "Input.NotSucceeded",
-        "Input.UnknownItem",
-        "Config.Invalid",
-        "Config.Environment",
-        "Glue.Unavailable",
-        "Glue.NotFound",
-        "Glue.Failed",
-        "Iceberg.OutsideBaseLocation",
-        "Coordination.Unavailable",
-        "Coordination.WaitedTooLong",
-        "Alert.Unavailable",
-    ];
-    names.extend_from_slice(snowflake::ERROR_NAMES);
-    names
+    StepError::classes()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 impl From<StepError> for lambda_runtime::Diagnostic {

@@ -4,7 +4,8 @@
 use crate::config::Severity;
 use serde::{Deserialize, Serialize};
 
-/// Which run an invocation belongs to; the plan puts it in every item so each call stands alone.
+/// Which run an invocation belongs to; the state machine puts it in every item's input so each
+/// call stands alone.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Run {
@@ -50,7 +51,9 @@ pub struct GlueJobRun {
     pub attempt: Option<i32>,
 }
 
-/// What the state machine iterates.
+/// What the state machine iterates. The lists hold names only: the Map states build each
+/// iteration's input (an [`Item`]) from the name and `run`, so the run object is not repeated per
+/// item in the state (256 KiB per state on Step Functions).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
@@ -58,17 +61,84 @@ pub struct Plan {
     pub trigger: Trigger,
     pub warehouse: String,
     pub warehouse_size: Option<String>,
-    pub iceberg_tables: Vec<Item>,
-    pub merges: Vec<Item>,
+    /// Full names of the Iceberg tables to refresh.
+    pub iceberg_tables: Vec<String>,
+    /// Names of the merges to run.
+    pub merges: Vec<String>,
     pub max_concurrency: u32,
     pub checks: usize,
     pub marts: Vec<String>,
     /// Seconds the state machine waits before resuming a statement handed back.
     pub poll_seconds: u64,
+    /// How many times each poll loop of the state machine may go round.
+    pub limits: PollLimits,
     /// Whether this run may go ahead now (one run per pipeline at a time).
     pub gate: Gate,
     /// Which execution this run waits behind or was superseded by.
     pub gate_reason: Option<String>,
+}
+
+/// Caps on the state machine's poll loops; past one, the run fails with
+/// `Workflow.PollLimitExceeded` through the failure path. Each poll adds about
+/// [`EVENTS_PER_POLL`] history events, and an execution may have at most [`HISTORY_EVENT_LIMIT`].
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PollLimits {
+    /// Waits behind an older run of the pipeline (the gate loop).
+    pub gate_polls: u64,
+    /// Resumes of one MERGE handed back (per Map iteration).
+    pub merge_polls: u64,
+    /// Resumes of the marts step.
+    pub mart_polls: u64,
+}
+
+/// Step Functions' hard limit on an execution's history (Map iterations inline count in it).
+pub const HISTORY_EVENT_LIMIT: u64 = 25_000;
+/// One go round a poll loop: Choice, counting Pass, Wait (2 events each) and the Lambda task
+/// (entered, scheduled, started, succeeded, exited).
+pub const EVENTS_PER_POLL: u64 = 11;
+/// Events of a run without the per-item and poll events: the top-level states, the failure path.
+pub const EVENTS_FIXED: u64 = 100;
+/// One refresh iteration: iteration started/succeeded and the task's five.
+pub const EVENTS_PER_TABLE: u64 = 7;
+/// One merge iteration that is not polled: the refresh's seven, the Choice and the closing Pass.
+pub const EVENTS_PER_MERGE: u64 = 11;
+/// Kept free for retries (three events each) and whatever the estimate above misses.
+pub const EVENTS_SPARE: u64 = 1_000;
+
+impl PollLimits {
+    /// The caps for a run: each loop gets what its own bound needs (`*_needed`: the wait limit or
+    /// statement timeout over the poll interval), but never so much that every loop at its cap
+    /// would pass the history limit. The gate and the marts may take a quarter of the free events
+    /// each; the merges share the rest. Each loop may go round at least once.
+    pub fn within_history(
+        tables: u64,
+        merges: u64,
+        gate_needed: u64,
+        merge_needed: u64,
+        mart_needed: u64,
+    ) -> PollLimits {
+        let used =
+            EVENTS_FIXED + EVENTS_SPARE + EVENTS_PER_TABLE * tables + EVENTS_PER_MERGE * merges;
+        let free = HISTORY_EVENT_LIMIT.saturating_sub(used) / EVENTS_PER_POLL;
+        let gate_polls = gate_needed.min(free / 4).max(1);
+        let mart_polls = mart_needed.min(free / 4).max(1);
+        let left = free.saturating_sub(gate_polls + mart_polls);
+        let merge_polls = merge_needed.min(left / merges.max(1)).max(1);
+        PollLimits {
+            gate_polls,
+            merge_polls,
+            mart_polls,
+        }
+    }
+
+    /// History events of a run in which every loop goes round its cap, retries aside.
+    pub fn worst_case_events(&self, tables: u64, merges: u64) -> u64 {
+        EVENTS_FIXED
+            + EVENTS_PER_TABLE * tables
+            + EVENTS_PER_MERGE * merges
+            + EVENTS_PER_POLL * (self.gate_polls + self.mart_polls + self.merge_polls * merges)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -225,4 +295,36 @@ pub struct MartsResult {
     /// Present while running: the input to resume with.
     pub resume: Option<serde_json::Value>,
     pub skipped: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_widest_pipeline_polled_to_every_cap_stays_within_the_history_limit() {
+        // The widths validate accepts at most, with loops that would each like to go round for hours.
+        for (tables, merges) in [(500, 500), (500, 0), (0, 500), (1, 1), (0, 0)] {
+            let limits = PollLimits::within_history(tables, merges, 10_000, 10_000, 10_000);
+            let events = limits.worst_case_events(tables, merges);
+            assert!(
+                events + EVENTS_SPARE <= HISTORY_EVENT_LIMIT,
+                "{tables} tables, {merges} merges: {limits:?} gives {events} events"
+            );
+            assert!(limits.gate_polls >= 1 && limits.merge_polls >= 1 && limits.mart_polls >= 1);
+        }
+    }
+
+    #[test]
+    fn a_narrow_pipeline_gets_what_its_timeouts_need() {
+        let limits = PollLimits::within_history(2, 2, 121, 61, 183);
+        assert_eq!(
+            limits,
+            PollLimits {
+                gate_polls: 121,
+                merge_polls: 61,
+                mart_polls: 183
+            }
+        );
+    }
 }

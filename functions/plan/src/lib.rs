@@ -6,10 +6,11 @@ mod gate;
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::Pipeline;
-use pipeline::steps::{Gate, Item, Plan, PlanRequest, Run, Trigger};
+use pipeline::steps::{Gate, Plan, PlanRequest, PollLimits, Run, Trigger};
 use pipeline::{Env, StepError};
 use serde::Deserialize;
 use serde_json::Value;
+use std::time::Duration;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -112,6 +113,7 @@ pub async fn handle(
         trigger,
         tables.as_deref(),
         config.poll_seconds,
+        config.max_wait,
     )?;
     // Dry runs change no data: they neither wait for other runs nor hold them up.
     if let (Some(sfn), false) = (&aws.sfn, plan.run.dry_run) {
@@ -153,6 +155,7 @@ fn plan(
     trigger: Trigger,
     tables: Option<&[String]>,
     poll_seconds: u64,
+    max_wait: Duration,
 ) -> Result<Plan, StepError> {
     let mut iceberg = Vec::new();
     for table in &pipeline.iceberg_tables {
@@ -163,11 +166,7 @@ fn plan(
             })
         });
         if wanted {
-            iceberg.push(Item {
-                run: run.clone(),
-                item: full,
-                handle: None,
-            });
+            iceberg.push(full);
         }
     }
     for name in tables.unwrap_or_default() {
@@ -183,16 +182,9 @@ fn plan(
             });
         }
     }
+    let limits = poll_limits(pipeline, iceberg.len(), poll_seconds, max_wait);
     Ok(Plan {
-        merges: pipeline
-            .merges
-            .iter()
-            .map(|m| Item {
-                run: run.clone(),
-                item: m.name.clone(),
-                handle: None,
-            })
-            .collect(),
+        merges: pipeline.merges.iter().map(|m| m.name.clone()).collect(),
         run,
         trigger,
         warehouse: pipeline.warehouse.as_str().to_string(),
@@ -202,7 +194,28 @@ fn plan(
         checks: pipeline.checks.len(),
         marts: pipeline.marts.iter().map(|m| m.name.clone()).collect(),
         poll_seconds,
+        limits,
         gate: Gate::Proceed,
         gate_reason: None,
     })
+}
+
+/// The poll caps: no loop needs to go round more often than its own bound allows (the gate's
+/// wait limit, a statement's timeout per MERGE, one timeout per mart), and all of them together
+/// stay within the execution's history limit.
+pub fn poll_limits(
+    pipeline: &Pipeline,
+    tables: usize,
+    poll_seconds: u64,
+    max_wait: Duration,
+) -> PollLimits {
+    let polls_over = |d: Duration| d.as_secs().div_ceil(poll_seconds.max(1)) + 1;
+    let per_statement = polls_over(pipeline.statement_timeout);
+    PollLimits::within_history(
+        tables as u64,
+        pipeline.merges.len() as u64,
+        polls_over(max_wait),
+        per_statement,
+        per_statement.saturating_mul(pipeline.marts.len().max(1) as u64),
+    )
 }

@@ -141,9 +141,91 @@ impl Error {
             Error::Throttled { .. } | Error::Unavailable { .. } | Error::SecretUnavailable { .. }
         )
     }
+
+    /// One value of every variant, so that the names and their class (transient or not) are read
+    /// from `name` and `is_transient` themselves: the state machine's Retry and Catch lists and the
+    /// README's table are checked against this.
+    pub fn catalogue() -> Vec<Error> {
+        let (text, handle) = (String::new(), None);
+        let all = vec![
+            Error::MissingSecretField { field: "" },
+            Error::InvalidSecret {
+                reason: text.clone(),
+            },
+            Error::InvalidKey {
+                reason: text.clone(),
+            },
+            Error::WrongPassphrase,
+            Error::LegacyEncryptedKey,
+            Error::InvalidIdentifier {
+                name: text.clone(),
+                reason: "",
+            },
+            Error::InvalidConfig(text.clone()),
+            Error::SecretUnavailable {
+                secret_id: text.clone(),
+                reason: text.clone(),
+            },
+            Error::Unauthorized {
+                code: text.clone(),
+                message: text.clone(),
+                credential: text.clone(),
+            },
+            Error::AwsIdentityUnavailable {
+                reason: text.clone(),
+            },
+            Error::Sql {
+                code: text.clone(),
+                sql_state: text.clone(),
+                message: text.clone(),
+                handle: handle.clone(),
+            },
+            Error::Timeout {
+                message: text.clone(),
+                handle,
+            },
+            Error::Throttled {
+                attempts: 0,
+                elapsed: Duration::ZERO,
+            },
+            Error::Unavailable {
+                attempts: 0,
+                reason: text.clone(),
+            },
+            Error::Rejected {
+                status: 0,
+                code: text.clone(),
+                message: text.clone(),
+            },
+            Error::Protocol(text),
+        ];
+        // No wildcard: a new variant does not compile until it has a value above.
+        for e in &all {
+            match e {
+                Error::MissingSecretField { .. }
+                | Error::InvalidSecret { .. }
+                | Error::InvalidKey { .. }
+                | Error::WrongPassphrase
+                | Error::LegacyEncryptedKey
+                | Error::InvalidIdentifier { .. }
+                | Error::InvalidConfig(_)
+                | Error::SecretUnavailable { .. }
+                | Error::Unauthorized { .. }
+                | Error::AwsIdentityUnavailable { .. }
+                | Error::Sql { .. }
+                | Error::Timeout { .. }
+                | Error::Throttled { .. }
+                | Error::Unavailable { .. }
+                | Error::Rejected { .. }
+                | Error::Protocol(_) => {}
+            }
+        }
+        all
+    }
 }
 
-/// Every error name, for documentation and for tests that check the state machine matches them.
+/// Every error name, for documentation and for tests that check the state machine matches them
+/// (equal to the names of [`Error::catalogue`], which a test below holds it to).
 pub const ERROR_NAMES: &[&str] = &[
     "Snowflake.MissingSecretField",
     "Snowflake.InvalidSecret",
@@ -164,3 +246,14 @@ pub const ERROR_NAMES: &[&str] = &[
 ];
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_name_list_is_the_catalogue_s() {
+        let names: Vec<&str> = Error::catalogue().iter().map(Error::name).collect();
+        assert_eq!(names, ERROR_NAMES);
+    }
+}

@@ -1,0 +1,321 @@
+//! Static checks of statemachine/post-etl.asl.json: asl-validator on the filled definition, the
+//! fields Step Functions Local accepts, timeouts and poll caps, and the error names of Retry, Catch
+//! and the README table against the Rust error types (`StepError::classes`, the single source).
+
+use pipeline::StepError;
+use postetl_tests::repo_root;
+use postetl_tests::workflow::{STATE_MACHINE, definition};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::process::Command;
+
+/// AWS's list for transient Lambda service errors ("Handle Lambda service exceptions", Step
+/// Functions developer guide), plus TooManyRequests (the invoke limit). Not Lambda.Unknown: it
+/// also reports function timeouts and out-of-memory, which a retry repeats (README, "Retries").
+const LAMBDA_RETRIER: &[&str] = &[
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+];
+
+/// Names the state machine raises itself (Pass records and Fail states), not the Lambdas.
+const WORKFLOW_ERRORS: &[&str] = &["DataQuality.Failed", "Workflow.PollLimitExceeded"];
+
+fn asl() -> Value {
+    serde_json::from_str(&definition(
+        "arn:aws:sns:us-east-1:123456789012:postetl-alerts",
+    ))
+    .expect("the definition is JSON")
+}
+
+/// Every state, Map iterators included, with the Catch of the Map it runs in (if any).
+fn states(asl: &Value) -> Vec<(String, Value, Option<Value>)> {
+    fn walk(states: &Value, outer: Option<&Value>, out: &mut Vec<(String, Value, Option<Value>)>) {
+        for (name, state) in states.as_object().unwrap() {
+            out.push((name.clone(), state.clone(), outer.cloned()));
+            if let Some(inner) = state.get("Iterator") {
+                walk(&inner["States"], state.get("Catch"), out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&asl["States"], None, &mut out);
+    out
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn node() -> std::path::PathBuf {
+    let node = repo_root().join("tests/sfn/node_modules/.bin/node");
+    assert!(
+        node.exists(),
+        "{} is missing: run `bash tests/setup.sh`",
+        node.display()
+    );
+    node
+}
+
+fn asl_validator(text: &str, name: &str) -> std::process::Output {
+    let path = std::env::temp_dir().join(format!("postetl-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(node())
+        .arg(repo_root().join("tests/sfn/node_modules/asl-validator/dist/bin/asl-validator.js"))
+        .arg("--json-path")
+        .arg(&path)
+        .output()
+        .expect("run asl-validator");
+    let _ = std::fs::remove_file(&path);
+    out
+}
+
+#[test]
+fn asl_validator_accepts_the_definition_with_its_substitutions_filled() {
+    let filled = definition("arn:aws:sns:us-east-1:123456789012:postetl-alerts");
+    assert!(!filled.contains("${"));
+    let out = asl_validator(&filled, "definition");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And it does see what cfn-lint misses: a Next to a state that is not there.
+    let broken = filled.replace("\"Next\": \"WaitForMerge\"", "\"Next\": \"WaitForMerg\"");
+    assert!(!asl_validator(&broken, "broken").status.success());
+}
+
+#[test]
+fn only_fields_step_functions_local_accepts() {
+    fn keys(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(o) => o.iter().for_each(|(k, v)| {
+                out.insert(k.clone());
+                keys(v, out);
+            }),
+            Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let asl = asl();
+    let mut fields = BTreeSet::new();
+    keys(&asl, &mut fields);
+    // AWS's inline Map page: Step Functions Local does not support ItemProcessor (use Iterator);
+    // its jar rejects ItemSelector (use Parameters). The others are newer than it, or JSONata.
+    for field in [
+        "ItemProcessor",
+        "ItemSelector",
+        "ItemReader",
+        "ItemBatcher",
+        "ResultWriter",
+        "QueryLanguage",
+        "Arguments",
+        "Assign",
+        "Output",
+    ] {
+        assert!(!fields.contains(field), "{field} in the definition");
+    }
+    for (name, state, _) in states(&asl) {
+        if state["Type"] == "Map" {
+            assert!(
+                state.get("Iterator").is_some() && state.get("Parameters").is_some(),
+                "{name}"
+            );
+        }
+        // Equal to leaving it out (AWS), but aws-local-stepfunctions writes a key named "$".
+        assert_ne!(state.get("ResultPath"), Some(&Value::from("$")), "{name}");
+    }
+}
+
+#[test]
+fn the_state_names_others_rely_on_stay() {
+    let asl = asl();
+    for name in [
+        "Plan",
+        "ResumeWarehouse",
+        "RefreshIcebergTables",
+        "RunMerges",
+        "CheckDataQuality",
+        "RefreshMarts",
+        "SuspendWarehouse",
+        "SuspendAfterFailure",
+        "NotifyFailure",
+        "Failed",
+        "Succeeded",
+        "Superseded",
+    ] {
+        assert!(asl["States"].get(name).is_some(), "{name}");
+    }
+    // The warehouse Lambda finds out itself what this run resumed or resized (SHAPES.md).
+    for (name, cancel) in [("SuspendWarehouse", false), ("SuspendAfterFailure", true)] {
+        assert_eq!(
+            asl["States"][name]["Parameters"]["Payload"],
+            serde_json::json!({"run.$": "$.plan.run", "action": "suspend", "cancelRunning": cancel}),
+            "{name}"
+        );
+    }
+    let mocks: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("statemachine/mock-config.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(mocks["StateMachines"].get(STATE_MACHINE).is_some());
+}
+
+#[test]
+fn bounded_in_time_every_task_and_every_poll_loop() {
+    let asl = asl();
+    assert_eq!(
+        asl["TimeoutSeconds"], 14_400,
+        "the default of run_timeout_minutes"
+    );
+    let all = states(&asl);
+    let by_name: HashMap<&str, &Value> = all.iter().map(|(n, s, _)| (n.as_str(), s)).collect();
+    for (name, state, _) in &all {
+        if state["Type"] == "Task" {
+            let t = state["TimeoutSeconds"].as_u64().unwrap_or(0);
+            // Above the function's own timeout (at most 15 min), so that the Lambda ends first.
+            assert!((60..=960).contains(&t), "{name}: TimeoutSeconds {t}");
+        }
+        if state["Type"] == "Wait" {
+            // Every way into a Wait counts a poll, and the Choice before it compares the count
+            // with the plan's limit before it lets the loop go round.
+            let counting: Vec<&str> = all
+                .iter()
+                .filter(|(_, s, _)| s["Next"] == name.as_str())
+                .map(|(n, _, _)| n.as_str())
+                .collect();
+            assert!(!counting.is_empty(), "{name}");
+            for count in counting {
+                let pass = by_name[count];
+                assert_eq!(pass["Type"], "Pass", "{count} leads to {name}");
+                assert!(
+                    pass["Parameters"].to_string().contains("States.MathAdd"),
+                    "{count} counts"
+                );
+                let guards: Vec<&Value> = all
+                    .iter()
+                    .filter(|(_, s, _)| s["Type"] == "Choice")
+                    .flat_map(|(_, s, _)| s["Choices"].as_array().unwrap().iter())
+                    .collect();
+                let index = guards.iter().position(|c| c["Next"] == count).unwrap();
+                assert!(
+                    index > 0
+                        && guards[index - 1]
+                            .to_string()
+                            .contains("NumericGreaterThanEqualsPath"),
+                    "the rule before {count} checks the limit"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn retry_and_catch_lists_follow_the_rust_error_types() {
+    let classes = StepError::classes();
+    let transient: BTreeSet<String> = classes
+        .iter()
+        .filter(|(_, t)| *t)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert!(transient.contains("Snowflake.Throttled") && transient.len() >= 5);
+    let lambda: BTreeSet<String> = LAMBDA_RETRIER.iter().map(|s| s.to_string()).collect();
+    let asl = asl();
+    let mut lambda_tasks = 0;
+    for (name, state, outer_catch) in states(&asl) {
+        if state["Type"] != "Task" || state["Resource"] != "arn:aws:states:::lambda:invoke" {
+            continue;
+        }
+        lambda_tasks += 1;
+        let retriers = state["Retry"].as_array().expect("Retry");
+        let lists: Vec<BTreeSet<String>> = retriers
+            .iter()
+            .map(|r| strings(&r["ErrorEquals"]).into_iter().collect())
+            .collect();
+        assert!(lists.contains(&lambda), "{name}: {lists:?}");
+        let retried: BTreeSet<String> = lists.iter().flatten().cloned().collect();
+        let expected: BTreeSet<String> = transient.union(&lambda).cloned().collect();
+        assert_eq!(
+            retried, expected,
+            "{name} retries exactly the transient names"
+        );
+        for r in retriers {
+            assert!(r["MaxAttempts"].as_u64().unwrap() <= 6, "{name}");
+            assert_eq!(r["JitterStrategy"], "FULL", "{name}");
+        }
+        // Everything else is caught: by the state, or by the Map it runs in.
+        let catch = state.get("Catch").cloned().or(outer_catch);
+        let caught: Vec<String> = catch
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|c| c.iter().flat_map(|c| strings(&c["ErrorEquals"])).collect())
+            .unwrap_or_default();
+        assert!(caught.contains(&"States.ALL".to_string()), "{name}");
+    }
+    assert_eq!(lambda_tasks, 10);
+    // The names the workflow raises itself are the ones it writes.
+    let text = asl.to_string();
+    for name in WORKFLOW_ERRORS {
+        assert!(text.contains(&format!("\"{name}\"")), "{name}");
+    }
+}
+
+/// The README's error table: every name exactly once, `Retry` exactly for the transient ones.
+#[test]
+fn the_readme_error_table_follows_the_rust_error_types() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let table = readme
+        .split("### Error names")
+        .nth(1)
+        .expect("an `### Error names` section");
+    let mut rows: HashMap<String, String> = HashMap::new();
+    for line in table.lines().skip_while(|l| !l.starts_with('|')) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let class = cells.last().unwrap().to_string();
+        for name in cells[0].split('`').skip(1).step_by(2) {
+            assert!(
+                rows.insert(name.to_string(), class.clone()).is_none(),
+                "{name} twice in the README table"
+            );
+        }
+    }
+    let mut expected: Vec<(String, &str)> = StepError::classes()
+        .into_iter()
+        .map(|(n, t)| (n.to_string(), if t { "Retry" } else { "Catch" }))
+        .collect();
+    expected.extend(LAMBDA_RETRIER.iter().map(|n| (n.to_string(), "Retry")));
+    expected.push(("Lambda.Unknown".to_string(), "Catch"));
+    expected.extend(
+        WORKFLOW_ERRORS
+            .iter()
+            .map(|n| (n.to_string(), "ends the run")),
+    );
+    for (name, class) in &expected {
+        let row = rows
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in the README table"));
+        assert!(
+            row.starts_with(class),
+            "{name}: README says {row:?}, want {class}"
+        );
+    }
+    let known: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+    for name in rows.keys() {
+        assert!(
+            known.contains(name.as_str()),
+            "{name} in the README table is raised by nothing"
+        );
+    }
+}
