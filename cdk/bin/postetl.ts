@@ -12,7 +12,13 @@ const skipBundling = process.env.POSTETL_SKIP_BUNDLING === '1';
 const app = new App(skipBundling ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {});
 const config = configFromContext(app.node);
 // The same validation as `postetl validate` (see lib/validate.ts; POSTETL_SKIP_VALIDATE=1 skips it).
-validatePipelineConfig(config.pipelineConfigPath);
+try {
+  validatePipelineConfig(config.pipelineConfigPath);
+} catch (e) {
+  // Its messages, not a stack trace of this app.
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(1);
+}
 new PostEtlStack(app, app.node.tryGetContext('stackName') ?? 'PostEtl', {
   config,
   env: {
