@@ -6,10 +6,19 @@
 import { App } from 'aws-cdk-lib';
 import { configFromContext } from '../lib/config';
 import { PostEtlStack } from '../lib/postetl-stack';
+import { validatePipelineConfig } from '../lib/validate';
 
 const skipBundling = process.env.POSTETL_SKIP_BUNDLING === '1';
 const app = new App(skipBundling ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {});
 const config = configFromContext(app.node);
+// The same validation as `postetl validate` (see lib/validate.ts; POSTETL_SKIP_VALIDATE=1 skips it).
+try {
+  validatePipelineConfig(config.pipelineConfigPath);
+} catch (e) {
+  // Its messages, not a stack trace of this app.
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(1);
+}
 new PostEtlStack(app, app.node.tryGetContext('stackName') ?? 'PostEtl', {
   config,
   env: {

@@ -35,8 +35,38 @@ export interface SnowflakeIntegrationConfig {
   readonly roleName?: string;
   /** The lake bucket Snowflake reads Iceberg data and metadata from. */
   readonly lakeBucket: string;
-  /** The prefix inside the bucket (no leading slash; '' for the whole bucket). */
+  /** The prefix inside the bucket: no leading slash, always a trailing one ('' for the whole bucket). */
   readonly lakePrefix: string;
+}
+
+/** The AWS services the functions call, each with an optional interface endpoint (`vpcEndpoints`). */
+export const INTERFACE_ENDPOINTS = ['secretsmanager', 'sts', 'states', 'glue', 'sns'] as const;
+export type InterfaceEndpointName = typeof INTERFACE_ENDPOINTS[number];
+
+/** The functions' network: none (Lambda's own), a new VPC, or an existing one. */
+export type VpcConfig =
+  | { readonly kind: 'new'; readonly cidr: string }
+  | { readonly kind: 'existing'; readonly vpcId: string; readonly subnetIds: string[] };
+
+/**
+ * Snowflake over AWS PrivateLink (Snowflake's "AWS PrivateLink and Snowflake" guide): an interface
+ * endpoint to the account's endpoint service (`privatelink-vpce-id` of SYSTEM$GET_PRIVATELINK_CONFIG),
+ * or an endpoint that exists already, and the private hosted zone privatelink.snowflakecomputing.com
+ * whose CNAMEs point the account's privatelink hosts at the endpoint.
+ */
+export interface PrivateLinkConfig {
+  /** Create the endpoint to this service (`com.amazonaws.vpce.<region>.vpce-svc-...`). */
+  readonly serviceName?: string;
+  /** Or use an existing endpoint: its regional DNS name (`vpce-...vpce.amazonaws.com`). */
+  readonly endpointDns?: string;
+  /** The hosts to resolve to the endpoint (empty: the VPC's DNS already resolves them, no zone created). */
+  readonly hosts: string[];
+}
+
+export interface NetworkConfig {
+  readonly vpc: VpcConfig;
+  readonly endpoints: InterfaceEndpointName[];
+  readonly privateLink?: PrivateLinkConfig;
 }
 
 export interface PostEtlConfig {
@@ -51,16 +81,19 @@ export interface PostEtlConfig {
   /** keyless only: account, user, role, warehouse, database and schema for the functions' environment. */
   readonly snowflake?: SnowflakeConnectionConfig;
   /**
-   * keyless only: prove the identity with an AWS outbound identity federation JWT (STS
-   * GetWebIdentityToken) instead of a signed GetCallerIdentity request. Always false in secret mode.
+   * keyless only: prove the identity with a signed STS GetCallerIdentity request instead of the AWS
+   * outbound identity federation JWT (STS GetWebIdentityToken), which is the default and the one
+   * credential Snowflake documents for the SQL API. Always false in secret mode.
    */
-  readonly snowflakeWifOutboundToken: boolean;
+  readonly snowflakeWifSignedRequest: boolean;
   /** Absolute path of the pipeline config; the SQL files it names are relative to it. */
   readonly pipelineConfigPath: string;
   readonly alertEmail?: string;
   readonly snowflakeBaseUrl?: string;
   readonly snowflakePrivateLink: boolean;
   readonly snowflakeIntegration?: SnowflakeIntegrationConfig;
+  /** The functions in a VPC (private subnets); absent: Lambda's own network. */
+  readonly network?: NetworkConfig;
 }
 
 /** The cdk/ directory: relative paths in the context are relative to it. */
@@ -75,6 +108,13 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
 const IAM_USER_ARN = /^arn:aws[a-z-]*:iam::\d{12}:user\/[\w/+=,.@-]+$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const VPC_ID = /^vpc-[0-9a-f]{8,17}$/;
+const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/;
+const VPCE_SERVICE = /^com\.amazonaws\.vpce\.[a-z0-9-]+\.vpce-svc-[0-9a-f]{8,17}$/;
+const VPCE_DNS = /^vpce-[0-9a-f]{8,17}-[a-z0-9]{8}\.vpce-svc-[0-9a-f]{8,17}\.[a-z0-9-]+\.vpce\.amazonaws\.com$/;
+/** A host of SYSTEM$GET_PRIVATELINK_CONFIG: privatelink-account-url, regionless-privatelink-ocsp-url, ... */
+const PRIVATELINK_HOST = /^([a-z0-9][a-z0-9_-]*\.)+privatelink\.snowflakecomputing\.com$/;
 /** An account identifier: `myorg-myacct`, `myorg.myacct`, `xy12345`, `xy12345.us-east-2.aws`, ... */
 const SNOWFLAKE_ACCOUNT = /^(?=.{1,255}$)[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$/;
 /** An unquoted Snowflake identifier. */
@@ -147,12 +187,23 @@ export function configFromContext(node: Node): PostEtlConfig {
     return value === 'true';
   };
   const privateLink = flag('snowflakePrivateLink');
-  // Unlike the other keyless keys, not ignored in secret mode: true there would suggest a JWT the
-  // functions never ask for, so it is reported rather than silently dropped.
-  const wifOutboundToken = flag('snowflakeWifOutboundToken');
-  if (wifOutboundToken && authMode === 'secret') {
-    problems.push('snowflakeWifOutboundToken: applies to authMode keyless only (secret mode reads its credential from '
-      + 'the secret); remove it or set authMode=keyless');
+  // Keyless proves the identity with the outbound JWT by default; the signed GetCallerIdentity
+  // request, which Snowflake documents only for the drivers' login request, is an explicit opt-in.
+  // Unlike the other keyless keys, not ignored in secret mode: true there would suggest a
+  // credential the functions never use, so it is reported rather than silently dropped.
+  const wifSignedRequest = flag('snowflakeWifSignedRequest');
+  // The old switch: the JWT is now the default, so only `true` (a no-op) is still accepted.
+  const wifOutboundToken = get('snowflakeWifOutboundToken');
+  if (wifOutboundToken !== undefined && wifOutboundToken !== 'true') {
+    problems.push(`snowflakeWifOutboundToken: ${JSON.stringify(wifOutboundToken)}: the outbound JWT is now the keyless default and `
+      + 'this key is obsolete; remove it (for the signed GetCallerIdentity request, not documented by Snowflake for the SQL '
+      + 'API, set snowflakeWifSignedRequest=true)');
+  }
+  for (const [key, given] of [['snowflakeWifSignedRequest', wifSignedRequest], ['snowflakeWifOutboundToken', wifOutboundToken === 'true']] as const) {
+    if (given && authMode === 'secret') {
+      problems.push(`${key}: applies to authMode keyless only (secret mode reads its credential from `
+        + 'the secret); remove it or set authMode=keyless');
+    }
   }
   const baseUrl = check('snowflakeBaseUrl', get('snowflakeBaseUrl'), /^https:\/\/[^\s/]+(\/\S*)?$/, 'an https URL');
 
@@ -160,7 +211,9 @@ export function configFromContext(node: Node): PostEtlConfig {
   const externalIds = (get('snowflakeExternalId') ?? '').split(',').map((x) => x.trim()).filter((x) => x);
   const roleName = check('snowflakeRoleName', get('snowflakeRoleName'), /^[\w+=,.@-]{1,64}$/, 'an IAM role name');
   const lakeBucket = check('lakeBucket', get('lakeBucket'), BUCKET, 'an S3 bucket name');
-  const lakePrefix = (get('lakePrefix') ?? '').replace(/^\/+/, '');
+  // Always ending in '/': `warehouse` would also match `warehouse-old/` in `${prefix}*`.
+  const trimmedPrefix = (get('lakePrefix') ?? '').replace(/^\/+|\/+$/g, '');
+  const lakePrefix = trimmedPrefix ? `${trimmedPrefix}/` : '';
   let snowflakeIntegration: SnowflakeIntegrationConfig | undefined;
   if (iamUserArn || externalIds.length > 0) {
     if (!iamUserArn) problems.push('snowflakeExternalId needs snowflakeIamUserArn');
@@ -170,6 +223,8 @@ export function configFromContext(node: Node): PostEtlConfig {
       snowflakeIntegration = { iamUserArn, externalIds, roleName, lakeBucket, lakePrefix };
     }
   }
+
+  const network = networkFromContext(get, check, problems, privateLink);
 
   const config: PostEtlConfig = {
     account: check('account', get('account'), /^\d{12}$/, 'a 12-digit account id'),
@@ -183,11 +238,79 @@ export function configFromContext(node: Node): PostEtlConfig {
     alertEmail: check('alertEmail', get('alertEmail'), EMAIL, 'an email address'),
     snowflakeBaseUrl: baseUrl,
     snowflakePrivateLink: privateLink,
-    snowflakeWifOutboundToken: authMode === 'keyless' && wifOutboundToken,
+    snowflakeWifSignedRequest: authMode === 'keyless' && wifSignedRequest,
     snowflakeIntegration,
+    network,
   };
   if (problems.length > 0) {
     throw new Error(`postetl CDK context is invalid:\n  - ${problems.join('\n  - ')}`);
   }
   return config;
+}
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '').split(',').map((x) => x.trim()).filter((x) => x);
+
+/** The VPC keys: `vpc`, `vpcSubnetIds`, `vpcCidr`, `vpcEndpoints` and the PrivateLink ones. */
+function networkFromContext(
+  get: (key: string) => string | undefined,
+  check: (key: string, value: string | undefined, pattern: RegExp, what: string) => string | undefined,
+  problems: string[],
+  privateLink: boolean,
+): NetworkConfig | undefined {
+  const vpcValue = get('vpc');
+  const subnetIds = list(get('vpcSubnetIds'));
+  const cidr = check('vpcCidr', get('vpcCidr'), CIDR, 'an IPv4 CIDR block from /16 to /24');
+  const endpointsValue = list(get('vpcEndpoints'));
+  const serviceName = check('snowflakePrivateLinkService', get('snowflakePrivateLinkService'), VPCE_SERVICE,
+    'a VPC endpoint service name such as com.amazonaws.vpce.us-west-2.vpce-svc-0123456789abcdef0 (privatelink-vpce-id)');
+  const endpointDns = check('snowflakePrivateLinkEndpointDns', get('snowflakePrivateLinkEndpointDns'), VPCE_DNS,
+    "an interface endpoint's regional DNS name (vpce-...-xxxxxxxx.vpce-svc-....<region>.vpce.amazonaws.com)");
+  const hosts = list(get('snowflakePrivateLinkHosts')).map((h) => h.toLowerCase());
+  for (const h of hosts) {
+    if (!PRIVATELINK_HOST.test(h)) {
+      problems.push(`snowflakePrivateLinkHosts: ${JSON.stringify(h)} is not a host under privatelink.snowflakecomputing.com`);
+    }
+  }
+  const privateLinkKeys = serviceName || endpointDns || hosts.length > 0;
+
+  let vpc: VpcConfig | undefined;
+  if (vpcValue === 'new') {
+    if (subnetIds.length > 0) problems.push('vpcSubnetIds: only with an existing VPC (vpc=vpc-...), not with vpc=new');
+    vpc = { kind: 'new', cidr: cidr ?? '10.0.0.0/16' };
+  } else if (vpcValue !== undefined) {
+    if (!VPC_ID.test(vpcValue)) problems.push(`vpc: ${JSON.stringify(vpcValue)} is neither "new" nor a VPC id (vpc-...)`);
+    if (cidr) problems.push('vpcCidr: only with vpc=new');
+    if (subnetIds.length === 0) problems.push('vpc: an existing VPC needs vpcSubnetIds (its private subnets, comma-separated)');
+    for (const id of subnetIds) if (!SUBNET_ID.test(id)) problems.push(`vpcSubnetIds: ${JSON.stringify(id)} is not a subnet id`);
+    vpc = { kind: 'existing', vpcId: vpcValue, subnetIds };
+  } else {
+    for (const [key, given] of [['vpcSubnetIds', subnetIds.length > 0], ['vpcCidr', cidr], ['vpcEndpoints', endpointsValue.length > 0]] as const) {
+      if (given) problems.push(`${key}: needs vpc (new, or an existing VPC's id)`);
+    }
+    // Outside a VPC a function cannot reach an interface endpoint: the host would not resolve.
+    if (privateLink) problems.push('snowflakePrivateLink: needs vpc (the functions reach a PrivateLink endpoint only from inside a VPC)');
+  }
+
+  const endpoints: InterfaceEndpointName[] = [];
+  for (const e of endpointsValue) {
+    if (e === 'all') endpoints.push(...INTERFACE_ENDPOINTS);
+    else if ((INTERFACE_ENDPOINTS as readonly string[]).includes(e)) endpoints.push(e as InterfaceEndpointName);
+    else problems.push(`vpcEndpoints: ${JSON.stringify(e)} is not one of all, ${INTERFACE_ENDPOINTS.join(', ')}`);
+  }
+
+  if (privateLinkKeys && !privateLink) problems.push('snowflakePrivateLinkService, snowflakePrivateLinkEndpointDns and snowflakePrivateLinkHosts need snowflakePrivateLink=true');
+  if (serviceName && endpointDns) problems.push('snowflakePrivateLinkService (create the endpoint) and snowflakePrivateLinkEndpointDns (use an existing one) exclude each other');
+  if (serviceName && hosts.length === 0) {
+    problems.push('snowflakePrivateLinkService: a new endpoint needs snowflakePrivateLinkHosts (the privatelink hosts of SYSTEM$GET_PRIVATELINK_CONFIG) to be reachable by name');
+  }
+  if (hosts.length > 0 && !serviceName && !endpointDns) {
+    problems.push('snowflakePrivateLinkHosts: needs the endpoint they resolve to (snowflakePrivateLinkService or snowflakePrivateLinkEndpointDns)');
+  }
+  if (!vpc) return undefined;
+  return {
+    vpc,
+    endpoints: [...new Set(endpoints)],
+    privateLink: privateLink ? { serviceName, endpointDns, hosts: [...new Set(hosts)] } : undefined,
+  };
 }

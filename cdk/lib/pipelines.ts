@@ -20,6 +20,25 @@ export interface PipelineSummary {
   readonly glueTables: GlueTableRef[];
   /** Every sql_file named in merges, checks and marts, relative to the config file. */
   readonly sqlFiles: string[];
+  /**
+   * The state machine's TimeoutSeconds, in minutes: the largest `run_timeout_minutes` of
+   * `[settings]` and of any pipeline, 240 when none is set.
+   */
+  readonly runTimeoutMinutes: number;
+}
+
+export const DEFAULT_RUN_TIMEOUT_MINUTES = 240;
+/** The range `postetl validate` accepts for run_timeout_minutes. */
+const RUN_TIMEOUT_RANGE = [5, 1440] as const;
+
+function runTimeout(v: unknown, where: string): number | undefined {
+  if (v === undefined) return undefined;
+  const [min, max] = RUN_TIMEOUT_RANGE;
+  // smol-toml gives TOML integers as numbers (bigint only beyond 2^53).
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new Error(`${where} must be a whole number of minutes from ${min} to ${max}, got ${String(v)}`);
+  }
+  return v;
 }
 
 type Table = Record<string, unknown>;
@@ -51,9 +70,13 @@ export function readPipelineConfig(configPath: string): PipelineSummary {
   const jobs = new Set<string>();
   const glueTables = new Map<string, GlueTableRef>();
   const sqlFiles = new Set<string>();
+  const settings = doc.settings === undefined ? {} : doc.settings;
+  if (!isTable(settings)) throw new Error(`${configPath}: settings must be a table`);
+  const timeouts = [runTimeout(settings.run_timeout_minutes, `${configPath}: settings.run_timeout_minutes`)];
   for (const [name, pipeline] of Object.entries(pipelines)) {
     const at = `${configPath}: pipelines.${name}`;
     if (!isTable(pipeline)) throw new Error(`${at} must be a table`);
+    timeouts.push(runTimeout(pipeline.run_timeout_minutes, `${at}.run_timeout_minutes`));
     const glueJobs = pipeline.glue_jobs ?? [];
     if (!Array.isArray(glueJobs)) throw new Error(`${at}.glue_jobs must be an array of job names`);
     glueJobs.forEach((job, i) => jobs.add(text(job, `${at}.glue_jobs[${i}]`)));
@@ -72,6 +95,7 @@ export function readPipelineConfig(configPath: string): PipelineSummary {
     glueJobs: [...jobs].sort(),
     glueTables: [...glueTables.keys()].sort().map((k) => glueTables.get(k)!),
     sqlFiles: [...sqlFiles].sort(),
+    runTimeoutMinutes: Math.max(...timeouts.filter((t): t is number => t !== undefined), 0) || DEFAULT_RUN_TIMEOUT_MINUTES,
   };
 }
 

@@ -1,15 +1,16 @@
 // One step Lambda: a binary of the Cargo workspace built by cargo-lambda for arm64, with its own
 // role (logs to its own log group, X-Ray, and whatever the stack grants it: nothing else), JSON logs
-// kept a month, active tracing, and the config layer.
+// kept a month, active tracing, and the config layer; in the VPC's private subnets when there is one.
 
 import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 
-export interface StepSpec {
+export interface FunctionSpec {
   /** Construct id, e.g. `RefreshIceberg`. */
   readonly id: string;
   /** The workspace binary (`functions/<binary>`). */
@@ -18,9 +19,13 @@ export interface StepSpec {
   readonly timeout: Duration;
   /** Whether the step talks to Snowflake (and so reads the Snowflake secret). */
   readonly snowflake: boolean;
+  readonly description: string;
+}
+
+/** A function the state machine invokes. */
+export interface StepSpec extends FunctionSpec {
   /** The DefinitionSubstitutions key of post-etl.asl.json that names this function. */
   readonly substitution: string;
-  readonly description: string;
 }
 
 /** The six steps, in workflow order. */
@@ -51,14 +56,31 @@ export const STEPS: readonly StepSpec[] = [
   },
 ];
 
+/**
+ * The seventh function, outside the definition: cleans up after an execution that ended outside its
+ * own Catch (StopExecution, execution timeout, States.Runtime), from an EventBridge rule.
+ */
+export const FINALIZE: FunctionSpec = {
+  id: 'Finalize', binary: 'finalize', memorySize: 128, timeout: Duration.minutes(5), snowflake: true,
+  description: 'postetl: cancel, suspend and alert after an execution that ended outside its Catch',
+};
+
+/** Where the functions run when the stack has a VPC. */
+export interface FunctionNetwork {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroup: ec2.ISecurityGroup;
+}
+
 export interface StepLambdaProps {
-  readonly spec: StepSpec;
+  readonly spec: FunctionSpec;
   /** The workspace root Cargo.toml. */
   readonly manifestPath: string;
   readonly layers: lambda.ILayerVersion[];
   readonly environment: Record<string, string>;
   /** The Parameters and Secrets extension, for the steps that read the secret. */
   readonly paramsAndSecrets?: lambda.ParamsAndSecretsLayerVersion;
+  readonly network?: FunctionNetwork;
 }
 
 export class StepLambda extends Construct {
@@ -79,6 +101,17 @@ export class StepLambda extends Construct {
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       resources: [this.logGroup.logGroupArn],
     }));
+    if (props.network) {
+      // What AWSLambdaVPCAccessExecutionRole grants besides logs: Lambda manages the function's
+      // network interfaces with the role. EC2 offers no resource-level scoping Lambda supports here.
+      this.role.addToPolicy(new iam.PolicyStatement({
+        actions: [
+          'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }));
+    }
     this.function = new RustFunction(this, 'Function', {
       manifestPath: props.manifestPath,
       binaryName: spec.binary,
@@ -94,6 +127,9 @@ export class StepLambda extends Construct {
       layers: props.layers,
       environment: props.environment,
       paramsAndSecrets: props.paramsAndSecrets,
+      vpc: props.network?.vpc,
+      vpcSubnets: props.network?.subnets,
+      securityGroups: props.network ? [props.network.securityGroup] : undefined,
     });
   }
 }

@@ -19,7 +19,7 @@ describe('context', () => {
       secretName: 'postetl/snowflake',
       pipelineConfigPath: path.join(REPO_DIR, 'statemachine', 'pipelines.toml'),
       snowflakePrivateLink: false,
-      snowflakeWifOutboundToken: false,
+      snowflakeWifSignedRequest: false,
     });
   });
 
@@ -34,6 +34,11 @@ describe('context', () => {
       alertEmail: 'oncall@example.com',
       snowflakeBaseUrl: 'https://myorg-myaccount.privatelink.snowflakecomputing.com',
       snowflakePrivateLink: 'true',
+      vpc: 'new',
+      vpcCidr: '10.42.0.0/20',
+      vpcEndpoints: 'sts, secretsmanager,sts',
+      snowflakePrivateLinkService: 'com.amazonaws.vpce.eu-central-1.vpce-svc-0123456789abcdef0',
+      snowflakePrivateLinkHosts: 'XY12345.eu-central-1.privatelink.snowflakecomputing.com,ocsp.xy12345.eu-central-1.privatelink.snowflakecomputing.com',
       snowflakeIamUserArn: 'arn:aws:iam::999988887777:user/abc1-s-xyz',
       snowflakeExternalId: 'EXT_ID=, GLUE_EXT_ID=',
       snowflakeRoleName: 'postetl-snowflake',
@@ -50,7 +55,16 @@ describe('context', () => {
       alertEmail: 'oncall@example.com',
       snowflakeBaseUrl: 'https://myorg-myaccount.privatelink.snowflakecomputing.com',
       snowflakePrivateLink: true,
-      snowflakeWifOutboundToken: false,
+      snowflakeWifSignedRequest: false,
+      network: {
+        vpc: { kind: 'new', cidr: '10.42.0.0/20' },
+        endpoints: ['sts', 'secretsmanager'],
+        privateLink: {
+          serviceName: 'com.amazonaws.vpce.eu-central-1.vpce-svc-0123456789abcdef0',
+          endpointDns: undefined,
+          hosts: ['xy12345.eu-central-1.privatelink.snowflakecomputing.com', 'ocsp.xy12345.eu-central-1.privatelink.snowflakecomputing.com'],
+        },
+      },
       snowflakeIntegration: {
         iamUserArn: 'arn:aws:iam::999988887777:user/abc1-s-xyz',
         externalIds: ['EXT_ID=', 'GLUE_EXT_ID='],
@@ -86,7 +100,7 @@ describe('context', () => {
       },
       pipelineConfigPath: path.join(REPO_DIR, 'statemachine', 'pipelines.toml'),
       snowflakePrivateLink: false,
-      snowflakeWifOutboundToken: false,
+      snowflakeWifSignedRequest: false,
     });
   });
 
@@ -104,24 +118,62 @@ describe('context', () => {
     expect(() => fromContext({ ...KEYLESS, snowflakeSchema: 'S'.repeat(256) })).toThrow(/snowflakeSchema: .* is not an unquoted Snowflake identifier/);
   });
 
-  test('keyless: snowflakeWifOutboundToken, false by default, true or false as a string or a boolean', () => {
-    expect(fromContext(KEYLESS).snowflakeWifOutboundToken).toBe(false);
+  test('keyless: the outbound JWT by default; snowflakeWifSignedRequest, false by default, true or false as a string or a boolean', () => {
+    expect(fromContext(KEYLESS).snowflakeWifSignedRequest).toBe(false);
     for (const [value, expected] of [['true', true], [true, true], ['false', false], [false, false], [' true ', true], ['', false]] as const) {
-      expect([value, fromContext({ ...KEYLESS, snowflakeWifOutboundToken: value }).snowflakeWifOutboundToken])
+      expect([value, fromContext({ ...KEYLESS, snowflakeWifSignedRequest: value }).snowflakeWifSignedRequest])
         .toEqual([value, expected]);
     }
   });
 
-  test('secret mode: snowflakeWifOutboundToken true is an error (keyless only), false is accepted', () => {
-    for (const value of ['true', true]) {
-      expect(() => fromContext({ secretName: 'postetl/snowflake', snowflakeWifOutboundToken: value }))
-        .toThrow(/snowflakeWifOutboundToken: applies to authMode keyless only/);
-      expect(() => fromContext({ authMode: 'keypair', secretName: 'postetl/snowflake', snowflakeWifOutboundToken: value }))
-        .toThrow(/snowflakeWifOutboundToken: applies to authMode keyless only/);
+  test('the obsolete snowflakeWifOutboundToken: true is accepted (the default now), anything else names its replacement', () => {
+    expect(fromContext({ ...KEYLESS, snowflakeWifOutboundToken: 'true' })).toEqual(fromContext(KEYLESS));
+    expect(fromContext({ ...KEYLESS, snowflakeWifOutboundToken: true })).toEqual(fromContext(KEYLESS));
+    for (const value of ['false', false, 'yes']) {
+      expect(() => fromContext({ ...KEYLESS, snowflakeWifOutboundToken: value }))
+        .toThrow(/snowflakeWifOutboundToken: .*the outbound JWT is now the keyless default.*snowflakeWifSignedRequest=true/);
+    }
+  });
+
+  test('secret mode: snowflakeWifSignedRequest or snowflakeWifOutboundToken true is an error (keyless only), false is accepted', () => {
+    for (const key of ['snowflakeWifSignedRequest', 'snowflakeWifOutboundToken']) {
+      for (const value of ['true', true]) {
+        expect(() => fromContext({ secretName: 'postetl/snowflake', [key]: value }))
+          .toThrow(new RegExp(`${key}: applies to authMode keyless only`));
+        expect(() => fromContext({ authMode: 'keypair', secretName: 'postetl/snowflake', [key]: value }))
+          .toThrow(new RegExp(`${key}: applies to authMode keyless only`));
+      }
     }
     for (const value of ['false', false]) {
-      expect(fromContext({ secretName: 'postetl/snowflake', snowflakeWifOutboundToken: value }).snowflakeWifOutboundToken).toBe(false);
+      expect(fromContext({ secretName: 'postetl/snowflake', snowflakeWifSignedRequest: value }).snowflakeWifSignedRequest).toBe(false);
     }
+  });
+
+  test('lakePrefix always ends in one slash, without a leading one; empty stays empty (the whole bucket)', () => {
+    const integration = { secretName: 'x', snowflakeIamUserArn: 'arn:aws:iam::999988887777:user/u', snowflakeExternalId: 'e', lakeBucket: 'bb-b' };
+    for (const [given, expected] of [['warehouse', 'warehouse/'], ['warehouse/', 'warehouse/'], ['/warehouse//', 'warehouse/'],
+      ['a/b', 'a/b/'], ['', ''], ['/', '']] as const) {
+      expect([given, fromContext({ ...integration, lakePrefix: given }).snowflakeIntegration!.lakePrefix]).toEqual([given, expected]);
+    }
+  });
+
+  test('an existing VPC: its id and private subnets; endpoints by name or all', () => {
+    const config = fromContext({
+      secretName: 'x', vpc: 'vpc-0123456789abcdef0', vpcSubnetIds: 'subnet-0123456789abcdef0, subnet-0123456789abcdef1',
+      vpcEndpoints: 'all', snowflakePrivateLink: 'true',
+      snowflakePrivateLinkEndpointDns: 'vpce-0123456789abcdef0-abcdefgh.vpce-svc-0123456789abcdef0.eu-west-1.vpce.amazonaws.com',
+    });
+    expect(config.network).toEqual({
+      vpc: { kind: 'existing', vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'] },
+      endpoints: ['secretsmanager', 'sts', 'states', 'glue', 'sns'],
+      privateLink: {
+        serviceName: undefined,
+        endpointDns: 'vpce-0123456789abcdef0-abcdefgh.vpce-svc-0123456789abcdef0.eu-west-1.vpce.amazonaws.com',
+        hosts: [],
+      },
+    });
+    expect(fromContext({ secretName: 'x', vpc: 'new' }).network).toEqual({ vpc: { kind: 'new', cidr: '10.0.0.0/16' }, endpoints: [] });
+    expect(fromContext({ secretName: 'x' }).network).toBeUndefined();
   });
 
   test('secret mode ignores the keyless settings: not checked, not kept', () => {
@@ -172,8 +224,28 @@ describe('context', () => {
       snowflakeRoleName: 'has space' }, /snowflakeRoleName/],
     [{ secretName: 'x', alertEmail: 'not-an-address' }, /alertEmail/],
     [{ secretName: 'x', snowflakePrivateLink: 'yes' }, /snowflakePrivateLink/],
-    [{ ...KEYLESS, snowflakeWifOutboundToken: 'yes' }, /snowflakeWifOutboundToken: "yes" is neither true nor false/],
-    [{ ...KEYLESS, snowflakeWifOutboundToken: 1 }, /snowflakeWifOutboundToken: "1" is neither true nor false/],
+    [{ ...KEYLESS, snowflakeWifSignedRequest: 'yes' }, /snowflakeWifSignedRequest: "yes" is neither true nor false/],
+    [{ ...KEYLESS, snowflakeWifSignedRequest: 1 }, /snowflakeWifSignedRequest: "1" is neither true nor false/],
+    [{ secretName: 'x', snowflakePrivateLink: 'true' }, /snowflakePrivateLink: needs vpc/],
+    [{ secretName: 'x', vpc: 'default' }, /vpc: "default" is neither "new" nor a VPC id/],
+    [{ secretName: 'x', vpc: 'vpc-0123456789abcdef0' }, /an existing VPC needs vpcSubnetIds/],
+    [{ secretName: 'x', vpc: 'vpc-0123456789abcdef0', vpcSubnetIds: 'sn-1' }, /vpcSubnetIds: "sn-1" is not a subnet id/],
+    [{ secretName: 'x', vpc: 'new', vpcSubnetIds: 'subnet-0123456789abcdef0' }, /vpcSubnetIds: only with an existing VPC/],
+    [{ secretName: 'x', vpc: 'new', vpcCidr: '10.0.0.0/8' }, /vpcCidr: .* is not an IPv4 CIDR block/],
+    [{ secretName: 'x', vpcEndpoints: 'sts' }, /vpcEndpoints: needs vpc/],
+    [{ secretName: 'x', vpc: 'new', vpcEndpoints: 'sts,s3' }, /vpcEndpoints: "s3" is not one of all, secretsmanager, sts, states, glue, sns/],
+    [{ secretName: 'x', vpc: 'new', snowflakePrivateLinkService: 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0' },
+      /need snowflakePrivateLink=true/],
+    [{ secretName: 'x', vpc: 'new', snowflakePrivateLink: 'true', snowflakePrivateLinkService: 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0' },
+      /a new endpoint needs snowflakePrivateLinkHosts/],
+    [{ secretName: 'x', vpc: 'new', snowflakePrivateLink: 'true', snowflakePrivateLinkService: 'vpce-svc-0123456789abcdef0' },
+      /snowflakePrivateLinkService: .* is not a VPC endpoint service name/],
+    [{ secretName: 'x', vpc: 'new', snowflakePrivateLink: 'true', snowflakePrivateLinkHosts: 'myorg-myacct.snowflakecomputing.com' },
+      /snowflakePrivateLinkHosts: "myorg-myacct.snowflakecomputing.com" is not a host under privatelink.snowflakecomputing.com[\s\S]*needs the endpoint they resolve to/],
+    [{ secretName: 'x', vpc: 'new', snowflakePrivateLink: 'true',
+      snowflakePrivateLinkService: 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0',
+      snowflakePrivateLinkEndpointDns: 'vpce-0123456789abcdef0-abcdefgh.vpce-svc-0123456789abcdef0.eu-west-1.vpce.amazonaws.com',
+      snowflakePrivateLinkHosts: 'myorg-myacct.privatelink.snowflakecomputing.com' }, /exclude each other/],
     [{ secretName: 'x', snowflakeBaseUrl: 'http://insecure' }, /snowflakeBaseUrl/],
     [{ secretName: 'x', account: '12' }, /account/],
     [{ secretName: 'x', secretKmsKeyArn: 'alias/aws/secretsmanager' }, /secretKmsKeyArn/],
@@ -188,6 +260,7 @@ describe('pipeline config reader', () => {
       glueJobs: ['orders-to-iceberg'],
       glueTables: [{ database: 'lake', table: 'customers' }, { database: 'lake', table: 'orders' }],
       sqlFiles: ['sql/customer_value.sql', 'sql/merge_customers.sql'],
+      runTimeoutMinutes: 240,
     });
   });
 
@@ -203,7 +276,17 @@ describe('pipeline config reader', () => {
       glueJobs: ['j'],
       glueTables: [{ database: 'd', table: 't' }],
       sqlFiles: ['sql/c.sql'],
+      runTimeoutMinutes: 240,
     });
+  });
+
+  test('run_timeout_minutes: the largest of [settings] and the pipelines', () => {
+    const file = (settings: string, a: string, b: string) => tempPipelineConfig(
+      `[settings]\n${settings}\n[pipelines.a]\n${a}\n[pipelines.b]\n${b}\n`);
+    expect(readPipelineConfig(file('run_timeout_minutes = 60', '', '')).runTimeoutMinutes).toBe(60);
+    expect(readPipelineConfig(file('run_timeout_minutes = 60', 'run_timeout_minutes = 90', 'run_timeout_minutes = 30')).runTimeoutMinutes).toBe(90);
+    expect(readPipelineConfig(file('', 'run_timeout_minutes = 5', '')).runTimeoutMinutes).toBe(5);
+    expect(readPipelineConfig(file('', '', '')).runTimeoutMinutes).toBe(240);
   });
 
   test.each([
@@ -212,6 +295,10 @@ describe('pipeline config reader', () => {
     ['[pipelines.a]\nglue_jobs = [""]\n', /glue_jobs\[0\] must be a non-empty string/],
     ['[pipelines.a]\n[[pipelines.a.iceberg_tables]]\ntable = "T"\n', /iceberg_tables\[0\].glue_database/],
     ['[pipelines.a\n', /cannot read the pipeline config/],
+    ['[settings]\nrun_timeout_minutes = 4\n[pipelines.a]\n', /settings.run_timeout_minutes must be a whole number of minutes from 5 to 1440, got 4/],
+    ['[pipelines.a]\nrun_timeout_minutes = 1441\n', /pipelines.a.run_timeout_minutes must be .* got 1441/],
+    ['[pipelines.a]\nrun_timeout_minutes = "60"\n', /run_timeout_minutes must be/],
+    ['[pipelines.a]\nrun_timeout_minutes = 60.5\n', /run_timeout_minutes must be/],
   ])('rejects %j', (toml, message) => {
     expect(() => readPipelineConfig(tempPipelineConfig(toml))).toThrow(message);
   });

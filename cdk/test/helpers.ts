@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, CfnElement } from 'aws-cdk-lib';
+import { Annotations, App, CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 import { CDK_DIR, configFromContext } from '../lib/config';
@@ -42,7 +42,7 @@ export interface Resource {
 
 const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'cdk.json'), 'utf8')).context;
 
-export function synth(context: Record<string, unknown> = {}): Synth {
+export function synth(context: Record<string, unknown> = {}, options: { keepWarnings?: boolean } = {}): Synth {
   const app = new App({
     // As the CLI runs the app (asset metadata on), but without bundling the Rust functions.
     context: { ...CDK_JSON_CONTEXT, ...context, 'aws:cdk:enable-asset-metadata': true, 'aws:cdk:bundling-stacks': [] },
@@ -51,6 +51,8 @@ export function synth(context: Record<string, unknown> = {}): Synth {
     config: configFromContext(app.node),
     env: { account: ACCOUNT, region: REGION },
   });
+  // Most tests set no alertEmail; the test of that warning keeps it.
+  if (!options.keepWarnings) Annotations.of(stack).acknowledgeWarning('postetl:noAlertSubscriber', 'tests');
   const template = Template.fromStack(stack);
   const id = (c: IConstruct) => stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
   return { app, stack, template, json: template.toJSON() as Synth['json'], id };

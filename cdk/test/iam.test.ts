@@ -1,10 +1,12 @@
 // Least privilege: the exact policy of every role the stack creates, in both auth modes.
 
-import { STEPS } from '../lib/step-lambda';
+import { FINALIZE, STEPS } from '../lib/step-lambda';
 import { ACCOUNT, KEYLESS, REGION, allStatements, glueArn, resources, roleStatements, synth, Synth, tempPipelineConfig } from './helpers';
 
 const SECRET_BY_NAME = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:postetl/snowflake-??????';
 const XRAY = { Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' };
+
+const stepOf = (s: Synth, stepId: string) => (stepId === 'Finalize' ? s.stack.finalize : s.stack.steps[stepId]);
 
 /** The statements every step role has: write to its own log group, send traces. */
 function base(s: Synth, stepId: string): unknown[] {
@@ -12,11 +14,29 @@ function base(s: Synth, stepId: string): unknown[] {
     {
       Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       Effect: 'Allow',
-      Resource: { 'Fn::GetAtt': [s.id(s.stack.steps[stepId].logGroup), 'Arn'] },
+      Resource: { 'Fn::GetAtt': [s.id(stepOf(s, stepId).logGroup), 'Arn'] },
     },
     XRAY,
   ];
 }
+
+/** Publish to the alert topic: the topic, and its key for the two calls SNS makes. */
+const publishAlert = (s: Synth) => [
+  { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: s.id(s.stack.alertTopic) } },
+  { Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [s.id(s.stack.alertKey), 'Arn'] } },
+];
+
+const GET_WEB_IDENTITY_TOKEN = {
+  Action: 'sts:GetWebIdentityToken',
+  Effect: 'Allow',
+  Resource: '*',
+  Condition: {
+    'ForAllValues:StringEquals': { 'sts:IdentityTokenAudience': 'snowflakecomputing.com' },
+    'StringEquals': { 'sts:SigningAlgorithm': 'ES384' },
+    'NumericLessThanEquals': { 'sts:DurationSeconds': 900 },
+  },
+};
+const SNOWFLAKE_ROLES = [...STEPS.filter((x) => x.snowflake).map((x) => x.id), FINALIZE.id];
 
 const getSecret = (resource: unknown) => ({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: resource });
 
@@ -102,7 +122,24 @@ describe('secret mode (secret by name)', () => {
           ...fnIds.map((id) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, ':*']] })),
         ],
       },
-      { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: s.id(s.stack.alertTopic) } },
+      ...publishAlert(s),
+    ]);
+  });
+
+  test('finalize: its logs, X-Ray, the secret, its state machine\'s executions and their history, the alert topic, its dead-letter queue', () => {
+    const roleId = s.id(s.stack.finalize.role);
+    expectLambdaTrustOnly(s, roleId);
+    const machine = `${s.stack.stackName}-post-etl`;
+    expect(roleStatements(s, roleId)).toEqual([
+      ...base(s, 'Finalize'),
+      getSecret(SECRET_BY_NAME),
+      {
+        Action: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+        Effect: 'Allow',
+        Resource: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:*`,
+      },
+      ...publishAlert(s),
+      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [s.id(s.stack.node.findChild('FinalizeDeadLetterQueue')), 'Arn'] } },
     ]);
   });
 
@@ -116,14 +153,14 @@ describe('secret mode (secret by name)', () => {
   });
 
   test('no other role, no wildcard action allowed, no secret access outside the five Snowflake steps', () => {
-    // six step roles, the state machine's, the EventBridge target's
-    expect(Object.keys(resources(s, 'AWS::IAM::Role'))).toHaveLength(8);
+    // six step roles, finalize's, the state machine's, the EventBridge target's
+    expect(Object.keys(resources(s, 'AWS::IAM::Role'))).toHaveLength(9);
     for (const st of (allStatements(s) as any[]).filter((x) => x.Effect === 'Allow')) {
       for (const action of [st.Action].flat()) expect(action).not.toMatch(/\*/);
     }
-    const withSecret = STEPS.filter((spec) =>
-      JSON.stringify(roleStatements(s, s.id(s.stack.steps[spec.id].role))).includes('secretsmanager')).map((x) => x.binary);
-    expect(withSecret).toEqual(['warehouse', 'refresh-iceberg', 'run-merge', 'dq-check', 'refresh-marts']);
+    const withSecret = [...STEPS, FINALIZE].filter((spec) =>
+      JSON.stringify(roleStatements(s, s.id(stepOf(s, spec.id).role))).includes('secretsmanager')).map((x) => x.binary);
+    expect(withSecret).toEqual(['warehouse', 'refresh-iceberg', 'run-merge', 'dq-check', 'refresh-marts', 'finalize']);
   });
 
   test('Glue permissions follow the pipeline config', () => {
@@ -165,7 +202,7 @@ describe('secret mode (secret by ARN, customer-managed key)', () => {
   });
 });
 
-describe('keyless mode', () => {
+describe('keyless mode (the outbound JWT, the default)', () => {
   let s: Synth;
   let secretMode: Synth;
   beforeAll(() => {
@@ -173,8 +210,14 @@ describe('keyless mode', () => {
     secretMode = synth();
   });
 
+  const notAlertKey = (x: Synth) => (allStatements(x) as any[])
+    .filter((st) => JSON.stringify(st.Resource) !== JSON.stringify({ 'Fn::GetAtt': [x.id(x.stack.alertKey), 'Arn'] }));
+
   test('no secret permission anywhere, no extension layer, SNOWFLAKE_AUTH=workload_identity', () => {
-    expect(JSON.stringify(allStatements(s))).not.toMatch(/secretsmanager|kms:/);
+    expect(JSON.stringify(allStatements(s))).not.toMatch(/secretsmanager/);
+    // kms only for the alert topic's key (its own policy, and publishing).
+    const kms = notAlertKey(s).filter((st) => JSON.stringify(st.Action).includes('kms:') && !st.Principal?.AWS?.['Fn::Join'] && !st.Sid);
+    expect(kms).toEqual([]);
     for (const fn of Object.values(resources(s, 'AWS::Lambda::Function'))) {
       const vars = fn.Properties.Environment.Variables;
       expect(vars.SNOWFLAKE_AUTH).toBe('workload_identity');
@@ -182,22 +225,56 @@ describe('keyless mode', () => {
       expect(Object.keys(vars).filter((k) => /SECRETS/.test(k))).toEqual([]);
       expect(JSON.stringify(fn.Properties.Layers)).not.toMatch(/Parameters-and-Secrets/);
     }
-    for (const spec of STEPS) {
-      const statements = roleStatements(s, s.id(s.stack.steps[spec.id].role));
+    for (const spec of [...STEPS, FINALIZE]) {
+      const statements = roleStatements(s, s.id(stepOf(s, spec.id).role));
       expect(statements.slice(0, 2)).toEqual(base(s, spec.id));
     }
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
 
-  test('each step role: exactly its secret-mode policy without the secret statements; nothing added', () => {
-    // The function signs STS GetCallerIdentity but never calls STS (Snowflake does), and that call
-    // needs no permission: keyless adds no statement.
-    const withoutSecret = (x: Synth, stepId: string) => (roleStatements(x, x.id(x.stack.steps[stepId].role)) as any[])
-      .filter((st) => !/^(secretsmanager|kms):/.test(String(st.Action)));
-    for (const spec of STEPS) {
+  test('each Snowflake role: its secret-mode policy without the secret statements, plus exactly one sts:GetWebIdentityToken', () => {
+    const withoutSecret = (x: Synth, stepId: string) => (roleStatements(x, x.id(stepOf(x, stepId).role)) as any[])
+      .filter((st) => !/^(secretsmanager|kms):/.test(String(st.Action)) || /kms:Decrypt.*GenerateDataKey/.test(JSON.stringify(st.Action)));
+    for (const spec of [...STEPS, FINALIZE]) {
+      const statements = roleStatements(s, s.id(stepOf(s, spec.id).role)) as any[];
       // The same construct ids in both modes, so the same logical ids.
-      expect([spec.id, roleStatements(s, s.id(s.stack.steps[spec.id].role))])
+      expect([spec.id, statements.filter((st) => st.Action !== 'sts:GetWebIdentityToken')])
         .toEqual([spec.id, withoutSecret(secretMode, spec.id)]);
+      expect([spec.id, statements.filter((st) => JSON.stringify(st).includes('sts:'))])
+        .toEqual([spec.id, SNOWFLAKE_ROLES.includes(spec.id) ? [GET_WEB_IDENTITY_TOKEN] : []]);
+    }
+  });
+
+  test('plan gets no STS permission; no other STS statement anywhere', () => {
+    expect(JSON.stringify(roleStatements(s, s.id(s.stack.steps.Plan.role)))).not.toMatch(/sts:/);
+    const sts = (allStatements(s) as any[]).filter((st) => JSON.stringify(st.Action).includes('sts:') && !st.Principal);
+    expect(sts).toEqual(Array(6).fill(GET_WEB_IDENTITY_TOKEN));
+  });
+
+  test('the role ARNs to register as workload identities are stack outputs (finalize too)', () => {
+    const outputs = s.json.Outputs ?? {};
+    for (const spec of [...STEPS.filter((x) => x.snowflake), FINALIZE]) {
+      expect(outputs[`${spec.id}RoleArn`].Value).toEqual({ 'Fn::GetAtt': [s.id(stepOf(s, spec.id).role), 'Arn'] });
+    }
+    expect(outputs.PlanRoleArn).toBeUndefined();
+    expect(Object.keys(secretMode.json.Outputs ?? {}).filter((k) => k.endsWith('RoleArn'))).toEqual([]);
+  });
+});
+
+describe('keyless mode with the signed request (snowflakeWifSignedRequest, opt-in)', () => {
+  let s: Synth;
+  let keyless: Synth;
+  beforeAll(() => {
+    s = synth({ ...KEYLESS, snowflakeWifSignedRequest: 'true' });
+    keyless = synth(KEYLESS);
+  });
+
+  test('each role: its default keyless policy without the GetWebIdentityToken statement; nothing added', () => {
+    // The function signs STS GetCallerIdentity but never calls STS (Snowflake does), and that call
+    // needs no permission.
+    for (const spec of [...STEPS, FINALIZE]) {
+      expect([spec.id, roleStatements(s, s.id(stepOf(s, spec.id).role))]).toEqual([spec.id,
+        (roleStatements(keyless, keyless.id(stepOf(keyless, spec.id).role)) as any[]).filter((st) => st.Action !== 'sts:GetWebIdentityToken')]);
     }
   });
 
@@ -213,59 +290,9 @@ describe('keyless mode', () => {
     }
   });
 
-  test('the role ARNs to register as workload identities are stack outputs', () => {
-    const outputs = s.json.Outputs ?? {};
-    for (const spec of STEPS.filter((x) => x.snowflake)) {
-      expect(outputs[`${spec.id}RoleArn`].Value).toEqual({ 'Fn::GetAtt': [s.id(s.stack.steps[spec.id].role), 'Arn'] });
-    }
-    expect(outputs.PlanRoleArn).toBeUndefined();
-    expect(Object.keys(secretMode.json.Outputs ?? {}).filter((k) => k.endsWith('RoleArn'))).toEqual([]);
-  });
-});
-
-describe('keyless mode with the outbound token (snowflakeWifOutboundToken)', () => {
-  const GET_WEB_IDENTITY_TOKEN = {
-    Action: 'sts:GetWebIdentityToken',
-    Effect: 'Allow',
-    Resource: '*',
-    Condition: {
-      'ForAllValues:StringEquals': { 'sts:IdentityTokenAudience': 'snowflakecomputing.com' },
-      'StringEquals': { 'sts:SigningAlgorithm': 'ES384' },
-      'NumericLessThanEquals': { 'sts:DurationSeconds': 900 },
-    },
-  };
-  let s: Synth;
-  let keyless: Synth;
-  beforeAll(() => {
-    s = synth({ ...KEYLESS, snowflakeWifOutboundToken: 'true' });
-    keyless = synth(KEYLESS);
-  });
-
-  test('each Snowflake step role: its keyless policy plus exactly one sts:GetWebIdentityToken statement', () => {
-    for (const spec of STEPS.filter((x) => x.snowflake)) {
-      const statements = roleStatements(s, s.id(s.stack.steps[spec.id].role)) as any[];
-      expect([spec.id, statements.filter((st) => JSON.stringify(st).includes('sts:'))])
-        .toEqual([spec.id, [GET_WEB_IDENTITY_TOKEN]]);
-      expect([spec.id, statements.filter((st) => st.Action !== 'sts:GetWebIdentityToken')])
-        .toEqual([spec.id, roleStatements(keyless, keyless.id(keyless.stack.steps[spec.id].role))]);
-    }
-  });
-
-  test('plan gets no STS permission; no other STS statement anywhere', () => {
-    expect(JSON.stringify(roleStatements(s, s.id(s.stack.steps.Plan.role)))).not.toMatch(/sts:/);
-    expect(roleStatements(s, s.id(s.stack.steps.Plan.role)))
-      .toEqual(roleStatements(keyless, keyless.id(keyless.stack.steps.Plan.role)));
-    const sts = (allStatements(s) as any[]).filter((st) => JSON.stringify(st.Action).includes('sts:') && !st.Principal);
-    expect(sts).toEqual(Array(5).fill(GET_WEB_IDENTITY_TOKEN));
-  });
-
-  test('without the option (keyless default, false, secret mode) no role may call GetWebIdentityToken', () => {
-    for (const t of [keyless, synth({ ...KEYLESS, snowflakeWifOutboundToken: false }), synth(), synth({ snowflakeWifOutboundToken: 'false' })]) {
-      expect(JSON.stringify(t.json)).not.toMatch(/GetWebIdentityToken|sts:IdentityTokenAudience/);
-    }
-  });
-
-  test('secret mode with the option fails the synth', () => {
+  test('secret mode never grants GetWebIdentityToken, and the keyless-only options fail its synth', () => {
+    expect(JSON.stringify(allStatements(synth()))).not.toMatch(/GetWebIdentityToken|sts:IdentityTokenAudience/);
+    expect(() => synth({ snowflakeWifSignedRequest: 'true' })).toThrow(/snowflakeWifSignedRequest: applies to authMode keyless only/);
     expect(() => synth({ snowflakeWifOutboundToken: 'true' })).toThrow(/snowflakeWifOutboundToken: applies to authMode keyless only/);
   });
 });
@@ -282,7 +309,7 @@ describe('the Snowflake integration role', () => {
       snowflakeIamUserArn: snowflakeUser,
       snowflakeExternalId: 'MYACCOUNT_SFCRole=2_abcdefg=',
       lakeBucket: 'postetl-lake',
-      lakePrefix: '/warehouse/',
+      lakePrefix: '/warehouse', // normalised to warehouse/: never warehouse-old/ too
     });
     const roles = Object.entries(resources(s, 'AWS::IAM::Role')).filter(([, r]) =>
       JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes(snowflakeUser));
