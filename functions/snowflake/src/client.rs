@@ -195,6 +195,7 @@ impl Client {
     /// access token or OAuth token in a secret) or [`Credentials::AwsWorkloadIdentity`].
     pub fn new(credentials: impl Into<Credentials>, config: ClientConfig) -> Result<Self> {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
             .user_agent(&config.user_agent)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_keepalive(Duration::from_secs(30))
@@ -556,6 +557,24 @@ fn check_timeout(s: &Statement) -> Result<()> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// TLS for the Snowflake API (and the secrets extension): rustls with the ring provider, and the
+/// platform's roots, verified by rustls-platform-verifier (on Linux the system bundle, or the
+/// files SSL_CERT_FILE / SSL_CERT_DIR name, as rustls-native-certs documents). Not AWS-LC, reqwest's
+/// default: its first random bytes in a process wait for CPU-jitter entropy, ~30 ms that every cold
+/// start paid in its first handshake (aws/aws-lc-rs#1140); ring reads getrandom(2) and does not wait.
+fn tls_config() -> Result<rustls::ClientConfig> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_platform_verifier())
+        .map_err(|e| Error::InvalidConfig(format!("TLS: {e}")))?
+        .with_no_client_auth();
+    // What reqwest offers when it builds the config itself: HTTP/2, else HTTP/1.1.
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tls)
 }
 
 fn body<'a>(s: &'a Statement, c: &'a Connection) -> Body<'a> {

@@ -2,6 +2,7 @@
 Snowflake API and the admin API. One stderr line per request: method path status."""
 
 import socket
+import ssl
 import sys
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,16 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         # Headers and body are written separately; without this, Nagle + delayed ACK adds ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self):
+        if isinstance(self.connection, ssl.SSLSocket):
+            # In this connection's thread, so a slow or failed handshake never holds up accept().
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError) as e:
+                _log(f"TLS handshake failed: {e}")
+                return
+        super().handle()
 
     def do_GET(self):
         self._handle()
@@ -103,10 +114,18 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, emulator):
+    def __init__(self, address, emulator, tls=None):
         super().__init__(address, Handler)
         self.emulator = emulator
+        self.tls = tls
+
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
 
-def make_server(emulator, host="127.0.0.1", port=0):
-    return EmulatorServer((host, port), emulator)
+def make_server(emulator, host="127.0.0.1", port=0, tls=None):
+    """`tls`: an optional server-side `ssl.SSLContext` (HTTPS with a certificate made by the test)."""
+    return EmulatorServer((host, port), emulator, tls)
