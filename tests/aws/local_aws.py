@@ -32,6 +32,7 @@ def main() -> None:
         sfn_mocks.install(args.mock_config)
 
     uncatchable_as_on_aws()
+    keep_stopped_executions_aborted()
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -91,6 +92,22 @@ def uncatchable_as_on_aws() -> None:
         original(self, env)
 
     ErrorEqualsDecl._eval_body = _eval_body
+
+
+def keep_stopped_executions_aborted() -> None:
+    """StopExecution ends an execution ABORTED (AWS: StopExecution API reference). moto's interpreter
+    lets a state that fails while being stopped (the Map iteration it interrupted) replace that with
+    FAILED, because Environment.set_error overwrites any program state; a stopped program keeps it."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    set_error = Environment.set_error
+
+    def set_error_unless_stopped(self, error) -> None:
+        if not isinstance(self._program_state, ProgramStopped):
+            set_error(self, error)
+
+    Environment.set_error = set_error_unless_stopped
 
 
 def route_lambda_tasks_to(url: str) -> None:

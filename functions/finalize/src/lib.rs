@@ -77,11 +77,42 @@ pub struct Seen {
     pub failure_path_done: bool,
 }
 
+/// What finalize fails with: a step error from the clean-up (named as the steps name them), or the
+/// alert that could not be published. EventBridge retries the invocation, then sends the event to
+/// the rule's dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum FinalizeError {
+    #[error(transparent)]
+    Step(#[from] StepError),
+    /// SNS throttled, failing or unreachable.
+    #[error("the alert could not be published: {0}")]
+    AlertUnavailable(String),
+}
+
+impl FinalizeError {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FinalizeError::Step(e) => e.name(),
+            FinalizeError::AlertUnavailable(_) => "Alert.Unavailable",
+        }
+    }
+}
+
+impl From<FinalizeError> for lambda_runtime::Diagnostic {
+    fn from(e: FinalizeError) -> Self {
+        tracing::error!(error_type = e.name(), error = %e, "finalize failed");
+        lambda_runtime::Diagnostic {
+            error_type: e.name().to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 pub async fn handle(
     env: &Env,
     aws: &Aws,
     event: LambdaEvent<Value>,
-) -> Result<Finalized, StepError> {
+) -> Result<Finalized, FinalizeError> {
     let change: StatusChange = serde_json::from_value(event.payload)
         .map_err(|e| StepError::Malformed(format!("not an execution status change event: {e}")))?;
     if change.source != "aws.states" || change.detail_type != DETAIL_TYPE {
@@ -179,7 +210,7 @@ fn run_of_plan_output(output: &str) -> Option<Run> {
 }
 
 /// One alert, shaped like the workflow's own (`NotifyFailure`): subject, JSON message, attributes.
-async fn alert(aws: &Aws, ended: &ExecutionEnded, seen: &Seen) -> Result<(), StepError> {
+async fn alert(aws: &Aws, ended: &ExecutionEnded, seen: &Seen) -> Result<(), FinalizeError> {
     use aws_sdk_sns::types::MessageAttributeValue;
     let step = seen.last_state.as_deref().unwrap_or("unknown");
     let reason = match ended.status.as_str() {
@@ -205,7 +236,7 @@ async fn alert(aws: &Aws, ended: &ExecutionEnded, seen: &Seen) -> Result<(), Ste
             .data_type("String")
             .string_value(value)
             .build()
-            .map_err(|e| StepError::AlertUnavailable(e.to_string()))
+            .map_err(|e| FinalizeError::AlertUnavailable(e.to_string()))
     };
     aws.sns
         .publish()
@@ -220,7 +251,7 @@ async fn alert(aws: &Aws, ended: &ExecutionEnded, seen: &Seen) -> Result<(), Ste
         .send()
         .await
         .map_err(|e| {
-            StepError::AlertUnavailable(format!(
+            FinalizeError::AlertUnavailable(format!(
                 "SNS Publish: {}",
                 aws_sdk_sns::error::DisplayErrorContext(&e)
             ))

@@ -3,6 +3,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    pipeline::runtime::init_tracing();
+    let env = pipeline::Env::from_env()?;
     let config = aws_config::load_from_env().await;
     let topic = std::env::var("POSTETL_ALERT_TOPIC_ARN").map_err(|_| {
         pipeline::StepError::Environment("POSTETL_ALERT_TOPIC_ARN is not set".into())
@@ -12,9 +14,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sns: aws_sdk_sns::Client::new(&config),
         topic,
     };
-    pipeline::serve(move |env, event| {
-        let aws = aws.clone();
-        async move { finalize::handle(&env, &aws, event).await }
-    })
+    let (env, aws) = (&env, &aws);
+    // Boxed, as pipeline::serve does: nested in the runtime's layers the type is otherwise too deep.
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        Box::pin(finalize::handle(env, aws, event))
+    }))
     .await
 }

@@ -49,9 +49,6 @@ pub enum StepError {
     /// An earlier run of the same pipeline kept running past the wait limit.
     #[error("waited more than {minutes} min for {behind} to finish")]
     WaitedTooLong { behind: String, minutes: u64 },
-    /// The alert could not be published (SNS throttled, failing or unreachable).
-    #[error("alert unavailable: {0}")]
-    AlertUnavailable(String),
     #[error(transparent)]
     Snowflake(#[from] snowflake::Error),
 }
@@ -72,16 +69,13 @@ impl StepError {
             StepError::OutsideBaseLocation { .. } => "Iceberg.OutsideBaseLocation",
             StepError::CoordinationUnavailable(_) => "Coordination.Unavailable",
             StepError::WaitedTooLong { .. } => "Coordination.WaitedTooLong",
-            StepError::AlertUnavailable(_) => "Alert.Unavailable",
             StepError::Snowflake(e) => e.name(),
         }
     }
 
     pub fn is_transient(&self) -> bool {
         match self {
-            StepError::GlueUnavailable(_)
-            | StepError::CoordinationUnavailable(_)
-            | StepError::AlertUnavailable(_) => true,
+            StepError::GlueUnavailable(_) | StepError::CoordinationUnavailable(_) => true,
             StepError::Snowflake(e) => e.is_transient(),
             _ => false,
         }
@@ -126,7 +120,6 @@ impl StepError {
                 behind: text(),
                 minutes: 0,
             },
-            StepError::AlertUnavailable(text()),
         ];
         // No wildcard: a new variant does not compile until it has a value above.
         for e in &all {
@@ -144,7 +137,6 @@ impl StepError {
                 | StepError::OutsideBaseLocation { .. }
                 | StepError::CoordinationUnavailable(_)
                 | StepError::WaitedTooLong { .. }
-                | StepError::AlertUnavailable(_)
                 | StepError::Snowflake(_) => {}
             }
         }

@@ -179,10 +179,12 @@ impl Error {
                 sql_state: text.clone(),
                 message: text.clone(),
                 handle: handle.clone(),
+                created_on: None,
             },
             Error::Timeout {
                 message: text.clone(),
                 handle,
+                created_on: None,
             },
             Error::Throttled {
                 attempts: 0,
