@@ -9,9 +9,12 @@
 //! which unlike the ACCOUNT_USAGE view shows SCHEDULED and EXECUTING runs) until its STATE is
 //! SUCCEEDED or SKIPPED, and fails with the run's error (`Snowflake.SqlError`, the task's error
 //! code and message) when it is FAILED or CANCELLED. A run still going at the end of the
-//! invocation's budget is handed back like a statement, with the handle `task-since:<ms>`: the
-//! resumed invocation follows the newest run started by EXECUTE TASK since that time (one run of a
-//! pipeline at a time, so that run is this run's).
+//! invocation's budget is handed back like a statement, with the handle `task-since:<ms>:<n>`:
+//! the resumed invocation follows the newest run started by EXECUTE TASK since that time (one run
+//! of a pipeline at a time, so that run is this run's). Each history read has the request id of
+//! (run, mart, read number n): a replayed event or a retried invocation gets the earlier answers
+//! back in order and so ends where the first one did, without running a query (or waking a
+//! warehouse) again.
 
 use pipeline::config::MartAction;
 use pipeline::steps::{MartsRequest, MartsResult, Status};
@@ -64,13 +67,15 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
             (&request.handle, resuming, &mart.action)
             && let Some(since) = handle.strip_prefix(TASK_HANDLE)
         {
-            let since: u64 = since.parse().map_err(|_| {
-                StepError::Malformed(format!("handle {handle:?} is not a task handle"))
-            })?;
-            match follow(&step, &mart.name, task, since, started).await? {
+            let malformed =
+                || StepError::Malformed(format!("handle {handle:?} is not a task handle"));
+            let (since, read) = since.split_once(':').ok_or_else(malformed)?;
+            let since: u64 = since.parse().map_err(|_| malformed())?;
+            let read: u64 = read.parse().map_err(|_| malformed())?;
+            match follow(&step, &mart.name, task, since, read, started).await? {
                 Followed::Ended => result.refreshed.push(mart.name.clone()),
-                Followed::Running => {
-                    hand_back(&mut result, handle.clone());
+                Followed::Running(read) => {
+                    hand_back(&mut result, format!("{TASK_HANDLE}{since}:{read}"));
                     return Ok(result);
                 }
             }
@@ -98,10 +103,10 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
             }
             Some(Outcome::Done(_)) => {
                 if let MartAction::ExecuteTask(task) = &mart.action {
-                    match follow(&step, &mart.name, task, since, started).await? {
+                    match follow(&step, &mart.name, task, since, 0, started).await? {
                         Followed::Ended => {}
-                        Followed::Running => {
-                            hand_back(&mut result, format!("{TASK_HANDLE}{since}"));
+                        Followed::Running(read) => {
+                            hand_back(&mut result, format!("{TASK_HANDLE}{since}:{read}"));
                             return Ok(result);
                         }
                     }
@@ -122,22 +127,24 @@ fn epoch_ms(t: SystemTime) -> u64 {
 
 enum Followed {
     Ended,
-    Running,
+    /// Still running; the number of the next history read.
+    Running(u64),
 }
 
 /// Polls TASK_HISTORY for the newest run of `task` started by EXECUTE TASK since `since_ms`, until
-/// it ends or the invocation's budget (less a margin) runs out.
+/// it ends or the invocation's budget (less a margin) runs out; `first` numbers the first read.
 async fn follow(
     step: &Step<'_>,
     mart: &str,
     task: &ObjectName,
     since_ms: u64,
+    first: u64,
     started: Instant,
 ) -> Result<Followed, StepError> {
     let mut pause = Duration::from_millis(500);
-    for attempt in 0u32.. {
+    for read in first.. {
         let rows = step
-            .read(&history_query(step, mart, task, since_ms))
+            .read(&history_query(step, mart, task, since_ms, read))
             .await?;
         let row = rows.row(0);
         let state = row
@@ -168,8 +175,8 @@ async fn follow(
         }
         let left = step.budget.saturating_sub(started.elapsed());
         if left <= pause + MARGIN {
-            tracing::info!(%mart, task = %task, %state, attempt, "task run not finished");
-            return Ok(Followed::Running);
+            tracing::info!(%mart, task = %task, %state, read, "task run not finished");
+            return Ok(Followed::Running(read + 1));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
@@ -180,7 +187,13 @@ async fn follow(
 /// The newest run of the task scheduled by EXECUTE TASK since `since_ms`. TASK_NAME is the
 /// unqualified, case-insensitive name (Snowflake, TASK_HISTORY), so database, schema and the
 /// exact name are filtered on the output columns.
-fn history_query(step: &Step<'_>, mart: &str, task: &ObjectName, since_ms: u64) -> Statement {
+fn history_query(
+    step: &Step<'_>,
+    mart: &str,
+    task: &ObjectName,
+    since_ms: u64,
+    read: u64,
+) -> Statement {
     let parts = task.parts();
     let name = parts.last().expect("an object name has a part");
     let schema_of = |i: usize| parts.len().checked_sub(i + 1).map(|j| &parts[j]);
@@ -209,18 +222,14 @@ fn history_query(step: &Step<'_>, mart: &str, task: &ObjectName, since_ms: u64) 
         }
     }
     sql.push_str(" ORDER BY SCHEDULED_TIME DESC LIMIT 1");
-    // Each poll is a new request: the same id would get Snowflake's first answer back.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-        .to_string();
+    // Each read its own request (the same id would get the first answer back), numbered so that
+    // a replay of the run gets the same answers in the same order (see the module docs).
     let mut statement = step.statement(sql, mart, 1).request_id(derive_request_id(&[
         &step.run.run_key,
         step.step,
         mart,
         "task-history",
-        &now,
+        &read.to_string(),
     ]));
     for b in bindings {
         statement = statement.bind(b);
