@@ -43,8 +43,8 @@ pub(crate) struct Settings {
 }
 
 fn minutes(m: u64) -> Duration {
-    // The ranges keep this far from overflow; checked all the same.
-    Duration::from_secs(m.checked_mul(60).unwrap_or(u64::MAX))
+    // The ranges keep this far from overflow; saturating all the same, never wrapping.
+    Duration::from_secs(m.saturating_mul(60))
 }
 
 pub(crate) fn read(mut t: Table<'_>) -> Settings {
