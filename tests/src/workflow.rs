@@ -260,6 +260,7 @@ pub fn run_case_on_local_sfn(case: &str, input: &Value) -> Finished {
             .unwrap_or_default()
     };
     Finished {
+        arn: format!("{case} on aws-local-stepfunctions"),
         status: report["status"].as_str().unwrap_or("?").to_string(),
         output: report.get("output").cloned(),
         error: report["error"].as_str().map(String::from),
