@@ -119,7 +119,8 @@ pub async fn handle(
         return Err(StepError::Malformed(format!(
             "expected source aws.states and detail-type {DETAIL_TYPE:?}, got {:?} / {:?}",
             change.source, change.detail_type
-        )));
+        ))
+        .into());
     }
     let ended = change.detail;
     let mut done = Finalized {

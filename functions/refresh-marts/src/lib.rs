@@ -169,6 +169,7 @@ async fn follow(
                     sql_state: String::new(),
                     message: format!("task {task} run ended {state}: {message}"),
                     handle: query,
+                    created_on: None,
                 }));
             }
             _ => {}
