@@ -45,7 +45,11 @@ async fn main() {
         (&binary, "cargo build --release -p warehouse"),
         (&seed_python, "bash tests/bench.sh"),
     ] {
-        assert!(path.exists(), "{} is missing: run `{how}` first", path.display());
+        assert!(
+            path.exists(),
+            "{} is missing: run `{how}` first",
+            path.display()
+        );
     }
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
@@ -75,7 +79,11 @@ async fn main() {
         let request = admin.post(emulator.url.join(path).unwrap()).json(&body);
         async move {
             let response = request.send().await.expect("emulator admin call");
-            assert!(response.status().is_success(), "{}", response.text().await.unwrap_or_default());
+            assert!(
+                response.status().is_success(),
+                "{}",
+                response.text().await.unwrap_or_default()
+            );
         }
     };
     emulator_admin(
@@ -120,7 +128,10 @@ async fn main() {
         env
     };
     let bundle = tls.bundle.display().to_string();
-    let config = root.join("statemachine/pipelines.toml").display().to_string();
+    let config = root
+        .join("statemachine/pipelines.toml")
+        .display()
+        .to_string();
     let rust_env = |with_extension: bool| {
         let mut extra = vec![
             ("POSTETL_CONFIG", config.clone()),
@@ -129,13 +140,19 @@ async fn main() {
             ("SSL_CERT_FILE", bundle.clone()),
         ];
         if with_extension {
-            extra.push(("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", extension.port.to_string()));
+            extra.push((
+                "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+                extension.port.to_string(),
+            ));
         }
         lambda_env(&extra)
     };
     let python_env = lambda_env(&[
         ("SECRET_ID", SECRET_ID.to_string()),
-        ("SNOWFLAKE_HOST", fakesnow.url.host_str().unwrap().to_string()),
+        (
+            "SNOWFLAKE_HOST",
+            fakesnow.url.host_str().unwrap().to_string(),
+        ),
         ("SNOWFLAKE_PORT", fakesnow.url.port().unwrap().to_string()),
         ("SNOWFLAKE_PROTOCOL", "https".to_string()),
         ("REQUESTS_CA_BUNDLE", bundle.clone()),
@@ -154,11 +171,21 @@ async fn main() {
                 let run = Run {
                     pipeline: "orders".into(),
                     run_key: format!("cold-{n}-{}", kind.replace('/', "-")),
-                    execution: format!("arn:aws:states:us-east-1:123456789012:execution:post-etl:cold-{n}"),
+                    execution: format!(
+                        "arn:aws:states:us-east-1:123456789012:execution:post-etl:cold-{n}"
+                    ),
                     dry_run: false,
                 };
-                let env = if kind == "rust/extension" { &env_ext } else { &env_sm };
-                (Command::new(&binary), env, json!({"run": run, "action": "resume"}))
+                let env = if kind == "rust/extension" {
+                    &env_ext
+                } else {
+                    &env_sm
+                };
+                (
+                    Command::new(&binary),
+                    env,
+                    json!({"run": run, "action": "resume"}),
+                )
             }
         };
         command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
@@ -186,7 +213,10 @@ async fn main() {
         }
     }
     let extension_reads = extension.reads();
-    assert!(extension_reads >= rounds, "the extension runs read the extension ({extension_reads})");
+    assert!(
+        extension_reads >= rounds,
+        "the extension runs read the extension ({extension_reads})"
+    );
     report(&samples, rounds, &binary);
 }
 
@@ -222,14 +252,21 @@ fn report(samples: &[Vec<ColdStart>], rounds: usize, binary: &Path) {
         );
     }
     let size = std::fs::metadata(binary).map(|m| m.len()).unwrap_or(0);
-    println!("warehouse binary: {:.2} MiB (release, stripped)", size as f64 / (1024.0 * 1024.0));
+    println!(
+        "warehouse binary: {:.2} MiB (release, stripped)",
+        size as f64 / (1024.0 * 1024.0)
+    );
 }
 
 /// min, median, max.
 fn stats(mut v: Vec<f64>) -> [f64; 3] {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
     [v[0], median, v[n - 1]]
 }
 
@@ -263,13 +300,20 @@ impl TlsFiles {
                 .current_dir(&dir)
                 .output()
                 .expect("openssl is installed (tests/setup.sh)");
-            assert!(out.status.success(), "openssl {args}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "openssl {args}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let ca = dir.join("ca.pem");
-        let mut bundle_text = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
-            .iter()
-            .find_map(|p| std::fs::read_to_string(p).ok())
-            .unwrap_or_default();
+        let mut bundle_text = [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
         bundle_text.push_str(&std::fs::read_to_string(&ca).unwrap());
         let bundle = dir.join("bundle.pem");
         std::fs::write(&bundle, bundle_text).unwrap();
@@ -310,7 +354,11 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let Some(url) = line.trim().strip_prefix("LISTENING ").and_then(|u| Url::parse(u).ok()) else {
+        let Some(url) = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|u| Url::parse(u).ok())
+        else {
             let _ = child.kill();
             panic!("{what} did not start: {line:?}");
         };

@@ -31,7 +31,11 @@ const PREFIX: &str = "/2018-06-01/runtime";
 const REQUEST_ID: &str = "b6a8d6c4-1f0e-4d0c-9a51-000000000001";
 
 /// Spawns `command` as a Lambda function process with `event` waiting for it.
-pub fn cold_start(mut command: Command, event: &str, timeout: Duration) -> Result<ColdStart, String> {
+pub fn cold_start(
+    mut command: Command,
+    event: &str,
+    timeout: Duration,
+) -> Result<ColdStart, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let (tx, rx) = mpsc::channel();
