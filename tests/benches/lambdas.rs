@@ -10,6 +10,7 @@
 //! - `python/seed000`: seed 000's handler (tests/seed_bench/handler.py: boto3, the Snowflake Python
 //!   connector with key-pair login, one SELECT) under a minimal Python runtime loop, against moto
 //!   and fakesnow serving the same kind of certificate.
+//!
 //! The kinds run interleaved, in a rotating order, after two unrecorded warm-up rounds.
 //! Run with `bash tests/bench.sh`, or after `cargo build --release -p warehouse` and
 //! `bash tests/bench.sh --venv-only`: `cargo bench -p postetl-tests --bench lambdas`.
