@@ -240,7 +240,7 @@ async fn workload_identity_is_refused_until_the_user_trusts_the_role() {
         role.assumed_role_arn
     );
     assert!(err.to_string().contains(&expected), "{err}");
-    assert!(err.to_string().contains("workload identity"), "{err}");
+    assert!(err.to_string().contains("WORKLOAD_IDENTITY"), "{err}");
 
     // Part II: CREATE USER .. WORKLOAD_IDENTITY = (TYPE = AWS ARN = <role>), and it works.
     emulator

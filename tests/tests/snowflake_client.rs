@@ -605,3 +605,25 @@ async fn the_secret_is_read_once_and_reread_after_a_rotation() {
     );
     assert_eq!(extension.reads(), 3);
 }
+
+#[tokio::test]
+async fn a_derived_statement_that_failed_earlier_runs_again_and_one_that_succeeded_does_not() {
+    let (emulator, client) = setup().await;
+    emulator.sql("CREATE DATABASE IF NOT EXISTS DB").await;
+    let id = snowflake::derive_request_id(&["run-1", "run-merge", "T"]);
+    let insert = Statement::new("INSERT INTO DB.PUBLIC.T VALUES (1)").request_id(id);
+    // The first attempt fails: the table is missing.
+    let err = client.query(&insert, LONG).await.unwrap_err();
+    assert_eq!(err.name(), "Snowflake.SqlError", "{err}");
+    // Within the clock-skew allowance the failure counts as this call's own answer.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    emulator.sql("CREATE TABLE DB.PUBLIC.T (A INT)").await;
+    // A replay: the earlier failure applied nothing, so the statement runs again, once.
+    client.query(&insert, LONG).await.unwrap();
+    client.query(&insert, LONG).await.unwrap();
+    assert_eq!(
+        emulator.sql("SELECT COUNT(*) FROM DB.PUBLIC.T").await[0][0],
+        1
+    );
+    assert_eq!(emulator.executions_of("INSERT INTO DB.PUBLIC.T").await, 2);
+}

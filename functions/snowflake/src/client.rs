@@ -538,10 +538,12 @@ impl Client {
 }
 
 /// How many times one statement may be re-run after earlier failures (a bound, not a budget:
-/// each re-run is a replay or redrive a person or EventBridge started).
-const MAX_RERUNS: u32 = 20;
-/// Clocks of Lambda and Snowflake may differ by this much; a failure within it counts as ours.
-const CLOCK_SKEW: Duration = Duration::from_secs(2);
+/// each re-run is a replay or redrive a person or EventBridge started; past it, `runKey` in a
+/// console input starts the line afresh).
+const MAX_RERUNS: u32 = 10;
+/// Lambda's and Snowflake's clocks (both NTP-synced on AWS) may differ by this much; a failure
+/// Snowflake started within it counts as this call's own. A replay comes seconds later at least.
+const CLOCK_SKEW: Duration = Duration::from_millis(250);
 
 /// The SQL API's `timeout` is at most 604,800 s (7 days, "Submitting a request to execute SQL
 /// statements"); 0 means that maximum, so a statement without one leaves the field out and the
