@@ -4,6 +4,7 @@
 use lambda_runtime::{Context, LambdaEvent};
 use pipeline::steps::{Item, MergeResult, Run, Status};
 use pipeline::{Config, Env};
+use postetl_tests::Fault;
 use postetl_tests::world::World;
 use serde_json::json;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -159,7 +160,13 @@ async fn a_merge_longer_than_the_invocation_is_handed_back_and_resumed() {
         .await;
     let dir = std::env::temp_dir().join(format!("postetl-slow-merge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("slow.sql"), "SELECT SYSTEM$WAIT(3)").unwrap();
+    // A merge file holds one data-changing statement; the emulator makes it take three seconds.
+    let sql = "INSERT INTO ANALYTICS.MARTS.EXPORTS SELECT CURRENT_TIMESTAMP(), 1";
+    std::fs::write(dir.join("slow.sql"), sql).unwrap();
+    world
+        .emulator
+        .inject([Fault::slow(3.0).matching("INSERT INTO ANALYTICS.MARTS.EXPORTS")])
+        .await;
     std::fs::write(
         dir.join("pipelines.toml"),
         "[pipelines.orders]\nglue_jobs = [\"j\"]\nwarehouse = \"POSTETL_WH\"\n\n[[pipelines.orders.merges]]\nname = \"slow\"\nsql_file = \"slow.sql\"\n",
@@ -191,5 +198,11 @@ async fn a_merge_longer_than_the_invocation_is_handed_back_and_resumed() {
     )
     .await;
     assert_eq!(done.status, Status::Done);
-    assert_eq!(world.emulator.executions_of("SYSTEM$WAIT").await, 1);
+    assert_eq!(
+        world
+            .emulator
+            .executions_of("INSERT INTO ANALYTICS.MARTS.EXPORTS")
+            .await,
+        1
+    );
 }

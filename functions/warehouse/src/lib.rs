@@ -192,9 +192,11 @@ async fn cancel_running_statements(step: &Step<'_>) -> Result<Vec<String>, StepE
         "%\"execution\":{}%",
         serde_json::to_string(&step.run.execution).unwrap_or_default()
     );
-    let running = step
-        .read(&step.tagged(sql, "running").bind(Binding::text(tag)))
-        .await?;
+    // Untagged: carrying this execution's tag, the lookup would find (and cancel) itself.
+    let lookup = Statement::new(sql)
+        .bind(Binding::text(tag))
+        .warehouse(step.pipeline.warehouse.as_str());
+    let running = step.read(&lookup).await?;
     let mut cancelled = Vec::new();
     for row in running.iter() {
         let Some(id) = row.get_str(0)? else { continue };
