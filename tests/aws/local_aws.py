@@ -95,11 +95,16 @@ def uncatchable_as_on_aws() -> None:
 
 
 def keep_stopped_executions_aborted() -> None:
-    """StopExecution ends an execution ABORTED (AWS: StopExecution API reference). moto's interpreter
-    lets a state that fails while being stopped (the Map iteration it interrupted) replace that with
-    FAILED, because Environment.set_error overwrites any program state; a stopped program keeps it."""
+    """StopExecution ends an execution ABORTED at once (AWS: StopExecution API reference; a Lambda
+    already invoked runs on, its result discarded). moto reports RUNNING until the Task in flight
+    returns, and lets a state that fails while being stopped (the Map iteration it interrupted)
+    replace ABORTED with FAILED, because Environment.set_error overwrites any program state."""
+    import datetime
+
+    from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import Execution
 
     set_error = Environment.set_error
 
@@ -108,6 +113,15 @@ def keep_stopped_executions_aborted() -> None:
             set_error(self, error)
 
     Environment.set_error = set_error_unless_stopped
+    stop = Execution.stop
+
+    def stop_now(self, stop_date, error, cause) -> None:
+        stop(self, stop_date, error, cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status = ExecutionStatus.ABORTED
+            self.stop_date = stop_date or datetime.datetime.now(tz=datetime.timezone.utc)
+
+    Execution.stop = stop_now
 
 
 def route_lambda_tasks_to(url: str) -> None:
