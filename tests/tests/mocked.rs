@@ -170,12 +170,12 @@ async fn a_sql_error_is_not_retried_and_the_warehouse_is_suspended(engine: Engin
             "Failed"
         ]
     );
-    // No retry: every task was scheduled once per entry. (How many merges started before the Map
-    // gave up on the first failure depends on timing.)
+    // No retry: no task was scheduled more than once per entry. (How many merges started before
+    // the Map gave up on the first failure depends on timing: an iteration the Map stopped may
+    // have entered its task without scheduling it.)
     assert!(count(&f, "TaskFailed") >= 1);
-    assert_eq!(
-        count(&f, "TaskScheduled"),
-        count(&f, "TaskStateEntered"),
+    assert!(
+        count(&f, "TaskScheduled") <= count(&f, "TaskStateEntered"),
         "{:?}",
         f.events
     );
