@@ -25,6 +25,13 @@ fi
 
 echo "== npm ci"
 npm ci --no-audit --no-fund --loglevel=error
+# Once, on a loaded machine, npm ci left cargo-lambda-cdk without some of its .js files, and every
+# suite failed with "Cannot find module": check that the packages load, else install once more.
+if ! node -e "require('cargo-lambda-cdk'); require('aws-cdk-lib'); require('constructs')" >/dev/null 2>&1; then
+  echo "== npm ci again: the first install is incomplete"
+  rm -rf node_modules
+  npm ci --no-audit --no-fund --loglevel=error
+fi
 
 echo "== tsc"
 npx tsc --noEmit -p .
