@@ -9,6 +9,16 @@ pub const STATE_MACHINE: &str = "post-etl";
 const ACCOUNT: &str = "123456789012";
 const ALERT_TOPIC: &str = "postetl-alerts";
 
+/// The recorded Glue completion event (statemachine/examples/glue-succeeded.json) for another job
+/// run of the same job.
+pub fn glue_event(job_run_id: &str) -> Value {
+    let path = crate::repo_root().join("statemachine/examples/glue-succeeded.json");
+    let text = std::fs::read_to_string(path).expect("the recorded Glue event");
+    let mut event: Value = serde_json::from_str(&text).expect("JSON");
+    event["detail"]["jobRunId"] = serde_json::json!(job_run_id);
+    event
+}
+
 /// The ARN local SNS gives the alert topic `Workflow::deploy` creates.
 pub fn alert_topic_arn() -> String {
     format!("arn:aws:sns:us-east-1:{ACCOUNT}:{ALERT_TOPIC}")

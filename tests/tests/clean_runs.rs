@@ -13,13 +13,6 @@ const LIMIT: Duration = Duration::from_secs(240);
 /// The generated orders MERGE (identifiers always quoted).
 const ORDERS_MERGE: &str = r#"MERGE INTO "ANALYTICS"."CORE"."ORDERS""#;
 
-fn glue_run(job_run_id: &str) -> Value {
-    let path = postetl_tests::repo_root().join("statemachine/examples/glue-succeeded.json");
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    event["detail"]["jobRunId"] = json!(job_run_id);
-    event
-}
-
 async fn world() -> (World, Workflow) {
     let log = std::env::temp_dir().join(format!(
         "postetl-clean-runs-{}-{:?}.log",
@@ -43,7 +36,9 @@ async fn world() -> (World, Workflow) {
 }
 
 async fn replay(workflow: &Workflow, name: &str, job_run_id: &str) -> Finished {
-    let execution = workflow.start(name, &glue_run(job_run_id)).await;
+    let execution = workflow
+        .start(name, &postetl_tests::workflow::glue_event(job_run_id))
+        .await;
     workflow.wait(&execution, LIMIT).await
 }
 
@@ -161,7 +156,12 @@ async fn a_stop_from_the_console_mid_merge_is_cleaned_up_by_finalize() {
         .emulator
         .inject([Fault::slow(60.0).matching(ORDERS_MERGE)])
         .await;
-    let execution = workflow.start("stopped", &glue_run("jr_stopped")).await;
+    let execution = workflow
+        .start(
+            "stopped",
+            &postetl_tests::workflow::glue_event("jr_stopped"),
+        )
+        .await;
     // Bounded wait until the MERGE is running in Snowflake.
     let started = Instant::now();
     while world.emulator.executions_of(ORDERS_MERGE).await == 0 {

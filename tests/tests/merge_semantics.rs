@@ -13,13 +13,6 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(180);
 
-fn glue_run(job_run_id: &str) -> Value {
-    let path = postetl_tests::repo_root().join("statemachine/examples/glue-succeeded.json");
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    event["detail"]["jobRunId"] = json!(job_run_id);
-    event
-}
-
 async fn world() -> (World, Workflow) {
     let log = std::env::temp_dir().join(format!(
         "postetl-lambdas-semantics-{}.log",
@@ -31,7 +24,9 @@ async fn world() -> (World, Workflow) {
 }
 
 async fn replay(workflow: &Workflow, name: &str, job_run_id: &str) -> Finished {
-    let execution = workflow.start(name, &glue_run(job_run_id)).await;
+    let execution = workflow
+        .start(name, &postetl_tests::workflow::glue_event(job_run_id))
+        .await;
     workflow.wait(&execution, LIMIT).await
 }
 

@@ -17,20 +17,15 @@ fn example(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The sample Glue event for another job run.
-fn glue_run(job_run_id: &str) -> Value {
-    let mut event = example("glue-succeeded.json");
-    event["detail"]["jobRunId"] = json!(job_run_id);
-    event
-}
-
 async fn world() -> (World, Workflow) {
     world_using(LambdaAuth::Secret).await
 }
 
 /// Replays the sample Glue event for another job run and waits for the execution to end.
 async fn replay_run(workflow: &Workflow, name: &str, job_run_id: &str) -> Finished {
-    let execution = workflow.start(name, &glue_run(job_run_id)).await;
+    let execution = workflow
+        .start(name, &postetl_tests::workflow::glue_event(job_run_id))
+        .await;
     workflow.wait(&execution, LIMIT).await
 }
 
@@ -298,12 +293,6 @@ async fn task_results(workflow: &Workflow, execution: &str) -> Vec<Value> {
         .collect()
 }
 
-fn glue_event(run_id: &str) -> Value {
-    let mut event = example("glue-succeeded.json");
-    event["detail"]["jobRunId"] = json!(run_id);
-    event
-}
-
 async fn has_entered(workflow: &Workflow, execution: &str, state: &str) -> bool {
     let history = workflow
         .sfn
@@ -328,8 +317,12 @@ async fn runs_of_one_pipeline_queue_and_a_waiting_run_is_superseded_by_a_newer_o
         .emulator
         .inject([postetl_tests::Fault(json!({"on": "submit", "statement_contains": "MERGE", "action": "delay", "seconds": 6, "times": 2}))])
         .await;
-    let first = workflow.start("run-a", &glue_event("jr_a")).await;
-    let second = workflow.start("run-b", &glue_event("jr_b")).await;
+    let first = workflow
+        .start("run-a", &postetl_tests::workflow::glue_event("jr_a"))
+        .await;
+    let second = workflow
+        .start("run-b", &postetl_tests::workflow::glue_event("jr_b"))
+        .await;
     let mut waited = false;
     for _ in 0..100 {
         if has_entered(&workflow, &second, "WaitForPreviousRun").await {
@@ -339,7 +332,9 @@ async fn runs_of_one_pipeline_queue_and_a_waiting_run_is_superseded_by_a_newer_o
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(waited, "the second run waits behind the first");
-    let third = workflow.start("run-c", &glue_event("jr_c")).await;
+    let third = workflow
+        .start("run-c", &postetl_tests::workflow::glue_event("jr_c"))
+        .await;
 
     let a = workflow.wait(&first, LIMIT).await;
     let b = workflow.wait(&second, LIMIT).await;
