@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-bash tests/setup.sh
+bash tests/setup.sh --browser
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

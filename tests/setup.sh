@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for the local demo and the tests: openssl (test keys are made
 # at test time), the Python venv with the emulator's packages, and tests/sfn's npm packages (the second
-# Step Functions engine, asl-validator). Safe to run again: it skips what is there.
+# Step Functions engine, asl-validator, playwright-core), and with `--browser` Debian's Chromium.
+# Safe to run again: it skips what is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,4 +36,12 @@ if [[ ! -x tests/sfn/node_modules/.bin/node || ! -f $stamp || $(cat "$stamp") !=
   step "installing tests/sfn (aws-local-stepfunctions, asl-validator, Node 22)"
   (cd tests/sfn && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
+fi
+
+# `--browser` (the test run): Debian's Chromium, which the report tests open the run report in
+# (driven by playwright-core from tests/sfn; a test tool's own browser download is not used).
+if [[ ${1:-} == --browser && -z ${CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
+  step "installing chromium (Debian package) for the report tests"
+  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
 fi

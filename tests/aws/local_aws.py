@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--lambda-bin-dir")
     parser.add_argument("--lambda-env", action="append", default=[])
     parser.add_argument("--lambda-log")
+    # Each function's timeout (Lambda's Timeout setting); short ones make long statements hand back.
+    parser.add_argument("--lambda-timeout", type=float, default=120.0)
     parser.add_argument("--mock-config")
     args = parser.parse_args()
     if args.mock_config:
@@ -50,7 +52,7 @@ def main() -> None:
         env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_REGION": "us-east-1",
                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
         env.update(kv.split("=", 1) for kv in args.lambda_env)
-        service = LambdaService(args.lambda_bin_dir, env, args.lambda_log)
+        service = LambdaService(args.lambda_bin_dir, env, args.lambda_log, timeout_s=args.lambda_timeout)
         service.start()
         route_lambda_tasks_to(f"http://127.0.0.1:{service.port}")
         print(f"LAMBDA http://127.0.0.1:{service.port}", flush=True)

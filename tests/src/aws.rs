@@ -28,6 +28,8 @@ pub struct Lambdas {
     pub bin_dir: PathBuf,
     pub env: Vec<(String, String)>,
     pub log: Option<PathBuf>,
+    /// Each function's timeout (default 120 s); a statement outliving it less 5 s is handed back.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Lambdas {
@@ -45,6 +47,7 @@ impl Lambdas {
             bin_dir,
             env,
             log: None,
+            timeout: None,
         }
     }
 }
@@ -64,6 +67,7 @@ impl Lambdas {
             bin_dir,
             env,
             log: None,
+            timeout: None,
         }
     }
 }
@@ -90,6 +94,11 @@ impl LocalAws {
             }
             if let Some(log) = &l.log {
                 command.arg("--lambda-log").arg(log);
+            }
+            if let Some(t) = l.timeout {
+                command
+                    .arg("--lambda-timeout")
+                    .arg(t.as_secs_f64().to_string());
             }
         }
         if let Some(mocks) = mock_config {

@@ -326,13 +326,19 @@ impl Emulator {
             .await
     }
 
-    /// How many times a statement containing `text` ran.
+    /// How many statements containing `text` ran, the run ledger's own writes left out (they
+    /// carry the query tag item "ledger").
     pub async fn executions_of(&self, text: &str) -> usize {
         self.log().await["executions"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|e| e["statement"].as_str().is_some_and(|s| s.contains(text)))
+            .filter(|e| {
+                !e["query_tag"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(r#""item":"ledger""#))
+            })
             .count()
     }
 

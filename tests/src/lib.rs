@@ -2,6 +2,7 @@
 //! Snowflake SQL API emulator (tests/emulator) and test keys made at test time.
 
 mod aws;
+pub mod browser;
 mod emulator;
 mod extension;
 mod keys;

@@ -77,28 +77,44 @@ impl World {
     /// Starts the emulator and local AWS and lays out the sample pipeline's objects; the lake
     /// holds a first Glue snapshot of orders and customers, the modelled tables are empty.
     pub async fn start() -> Self {
-        Self::build(None, LambdaAuth::Secret, None).await
+        Self::build(None, LambdaAuth::Secret, None, None).await
     }
 
     /// Also runs the real Lambda binaries behind local Step Functions; their logs go to `log`.
     pub async fn with_lambdas(log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::debug_build), LambdaAuth::Secret, log).await
+        Self::build(Some(Lambdas::debug_build), LambdaAuth::Secret, log, None).await
+    }
+
+    /// With Lambdas that time out after `timeout` (Lambda's Timeout setting), so that a statement
+    /// longer than `timeout` less 5 s is handed back to the state machine's poll loop.
+    pub async fn with_lambdas_timing_out(
+        timeout: std::time::Duration,
+        log: Option<std::path::PathBuf>,
+    ) -> Self {
+        Self::build(
+            Some(Lambdas::debug_build),
+            LambdaAuth::Secret,
+            log,
+            Some(timeout),
+        )
+        .await
     }
 
     /// With the Lambdas authenticating as `auth` says.
     pub async fn with_lambdas_using(auth: LambdaAuth, log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::debug_build), auth, log).await
+        Self::build(Some(Lambdas::debug_build), auth, log, None).await
     }
 
     /// With the release binaries, for benchmarks.
     pub async fn with_release_lambdas(log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::release_build), LambdaAuth::Secret, log).await
+        Self::build(Some(Lambdas::release_build), LambdaAuth::Secret, log, None).await
     }
 
     async fn build(
         lambdas: Option<LambdaBuild>,
         auth: LambdaAuth,
         log: Option<std::path::PathBuf>,
+        timeout: Option<std::time::Duration>,
     ) -> Self {
         let emulator = Emulator::start();
         let config_path = test_config();
@@ -151,6 +167,7 @@ impl World {
             }
             let mut lambdas = lambdas(env);
             lambdas.log = log;
+            lambdas.timeout = timeout;
             LocalAws::start_with(Some(&lambdas), None)
         } else {
             LocalAws::start()

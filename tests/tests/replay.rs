@@ -140,6 +140,82 @@ async fn a_glue_event_brings_snowflake_up_to_date_once() {
     let output = finished.output.unwrap();
     assert_eq!(output["quality"]["result"]["passed"], 6);
     assert_eq!(output["merges"][0]["rowsInserted"], 3);
+    assert_eq!(output["merges"][0]["fromEarlierRun"], false);
+
+    // The run ledger: one row per step item and one for the run, written by the steps.
+    let ledger = |execution: &str| {
+        format!(
+            "SELECT STEP, COUNT(*), SUM(COALESCE(ROWS_INSERTED, 0)), MIN(STATUS), MAX(STATUS), \
+             BOOL_OR(FROM_EARLIER_RUN) FROM ANALYTICS.AUDIT.RUN_LEDGER WHERE EXECUTION = '{execution}' \
+             GROUP BY STEP ORDER BY STEP"
+        )
+    };
+    assert_eq!(
+        e.sql(&ledger(&execution)).await,
+        vec![
+            vec![
+                json!("dq-check"),
+                json!(6),
+                json!(0),
+                json!("done"),
+                json!("done"),
+                json!(false)
+            ],
+            vec![
+                json!("refresh-iceberg"),
+                json!(2),
+                json!(0),
+                json!("done"),
+                json!("done"),
+                json!(false)
+            ],
+            vec![
+                json!("refresh-marts"),
+                json!(3),
+                json!(0),
+                json!("done"),
+                json!("done"),
+                json!(false)
+            ],
+            vec![
+                json!("run"),
+                json!(1),
+                json!(0),
+                json!("succeeded"),
+                json!("succeeded"),
+                json!(false)
+            ],
+            vec![
+                json!("run-merge"),
+                json!(2),
+                json!(5),
+                json!("done"),
+                json!("done"),
+                json!(false)
+            ],
+            vec![
+                json!("warehouse"),
+                json!(1),
+                json!(0),
+                json!("done"),
+                json!("done"),
+                json!(false)
+            ],
+        ]
+    );
+    let run_row = e
+        .sql(&format!(
+            "SELECT GLUE_JOB, GLUE_RUN_ID, WAREHOUSE_SECONDS, STARTED_AT <= ENDED_AT \
+             FROM ANALYTICS.AUDIT.RUN_LEDGER WHERE EXECUTION = '{execution}' AND STEP = 'run'"
+        ))
+        .await;
+    assert_eq!(run_row[0][0], json!("orders-to-iceberg"), "{run_row:?}");
+    assert_eq!(run_row[0][1], event["detail"]["jobRunId"], "{run_row:?}");
+    assert!(
+        run_row[0][2].as_f64().is_some_and(|s| s > 0.0),
+        "{run_row:?}"
+    );
+    assert_eq!(run_row[0][3], json!(true), "{run_row:?}");
 
     // EventBridge delivers the same event again: a new execution, the same run, nothing runs twice.
     let again = workflow.start("glue-run-1-replayed", &event).await;
@@ -155,6 +231,12 @@ async fn a_glue_event_brings_snowflake_up_to_date_once() {
             .await[0][0],
         6
     );
+    // The replay's merges were answered from the first run's requests, and say so.
+    let output = finished.output.unwrap();
+    assert_eq!(output["merges"][0]["fromEarlierRun"], true, "{output}");
+    let replayed = e.sql(&ledger(&again)).await;
+    let merges = replayed.iter().find(|r| r[0] == "run-merge").unwrap();
+    assert_eq!(merges[5], json!(true), "{replayed:?}");
     // The replay acts on the warehouse as it is now (fresh request ids for RESUME and SUSPEND): it
     // resumes it for its reads and suspends it again; every data statement answers from the first run.
     let wh = e.warehouses().await[0].clone();

@@ -1,6 +1,8 @@
 //! The `postetl` command line's pieces, reusable by the local demo: console inputs, starting an
 //! execution, and following one step by step.
 
+pub mod report;
+
 use aws_sdk_sfn::types::HistoryEvent;
 use serde_json::{Value, json};
 use std::collections::HashSet;

@@ -46,6 +46,29 @@ enum Command {
     },
     /// Follow an execution step by step until it ends.
     Watch { execution_arn: String },
+    /// Write one run's report: a timeline picture, its statements and its cost, as one HTML file.
+    Report {
+        /// The execution's ARN, or a run key (`glue:<job>:<run id>`) looked up in the run ledger.
+        run: String,
+        /// The pipeline config: the ledger table, the warehouse and the prices.
+        #[arg(long, default_value = "statemachine/pipelines.toml")]
+        config: PathBuf,
+        /// html (a self-contained file) or json (the same data, to stdout).
+        #[arg(long, default_value = "html")]
+        format: ReportFormat,
+        /// Where the HTML goes (default: postetl-report-<execution name>.html here).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Do not read the run ledger (reading it needs the warehouse, which it may resume).
+        #[arg(long)]
+        no_ledger: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Html,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -103,7 +126,72 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             start(input, target).await
         }
         Command::Watch { execution_arn } => watch(&sfn().await, &execution_arn).await,
+        Command::Report {
+            run,
+            config,
+            format,
+            output,
+            no_ledger,
+        } => report(&run, &config, format, output, no_ledger).await,
     }
+}
+
+async fn report(
+    run: &str,
+    config: &std::path::Path,
+    format: ReportFormat,
+    output: Option<PathBuf>,
+    no_ledger: bool,
+) -> anyhow::Result<()> {
+    use postetl_cli::report;
+    let config = pipeline::Config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = if no_ledger {
+        None
+    } else {
+        match pipeline::runtime::client_from_env() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("postetl: the run ledger will not be read: {e}");
+                None
+            }
+        }
+    };
+    // The ledger is read with the warehouse of the run's pipeline, or else the first pipeline's.
+    let warehouse = config
+        .pipelines
+        .values()
+        .next()
+        .map(|p| p.warehouse.as_str().to_string())
+        .unwrap_or_default();
+    let execution = if run.starts_with("arn:") {
+        run.to_string()
+    } else {
+        let client = client
+            .as_ref()
+            .context("a run key is looked up in the run ledger: give Snowflake settings")?;
+        report::ledger::execution_of_run_key(client, &config.ledger_table, &warehouse, run)
+            .await?
+            .with_context(|| format!("no run with key {run:?} in {}", config.ledger_table))?
+    };
+    let ledger = client.as_ref().map(|client| report::LedgerSource {
+        client,
+        table: &config.ledger_table,
+        warehouse: &warehouse,
+    });
+    let report = report::fetch(&sfn().await, &execution, ledger, &config.prices).await?;
+    match format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Html => {
+            let name = execution.rsplit(':').next().unwrap_or("run");
+            let path =
+                output.unwrap_or_else(|| PathBuf::from(format!("postetl-report-{name}.html")));
+            std::fs::write(&path, report.html())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("{}", path.display());
+            println!("cost: {}", report.cost.line());
+        }
+    }
+    Ok(())
 }
 
 fn validate(path: &std::path::Path) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::{Check, Rule, Severity};
+use pipeline::ledger::{Entry, Status};
 use pipeline::steps::{Outcome, QualityResult, RuleResult, RunRequest};
 use pipeline::{Env, Step, StepError};
 use snowflake::{Binding, Error, ObjectName};
@@ -10,13 +11,34 @@ use snowflake::{Binding, Error, ObjectName};
 pub async fn handle(env: &Env, event: LambdaEvent<RunRequest>) -> Result<QualityResult, StepError> {
     let run = event.payload.run;
     let step = env.step(&run, "dq-check", event.context.deadline())?;
+    let mut judged = Vec::new();
+    let result = check(&step, &mut judged).await;
+    step.finish("checks", result, |_| {
+        judged
+            .iter()
+            .map(|r| {
+                let mut entry = Entry::new(&r.rule, Status::Done);
+                entry.dq_outcome = Some(r.outcome.as_str());
+                entry.dq_observed = r.observed;
+                entry.detail = Some(r.message.clone());
+                entry
+            })
+            .collect()
+    })
+    .await
+}
+
+/// Judges every rule (each result also lands in `judged`, for the ledger) and writes the audit rows.
+async fn check(step: &Step<'_>, judged: &mut Vec<RuleResult>) -> Result<QualityResult, StepError> {
+    let env = step.env;
     let mut results = Vec::with_capacity(step.pipeline.checks.len());
     for check in &step.pipeline.checks {
-        let result = evaluate(&step, check).await?;
+        let result = evaluate(step, check).await?;
         tracing::info!(rule = %result.rule, outcome = ?result.outcome, observed = ?result.observed, "{}", result.message);
         results.push(result);
     }
-    let audit_rows = write_audit(&step, &env.config()?.audit_table, &results).await?;
+    judged.clone_from(&results);
+    let audit_rows = write_audit(step, &env.config()?.audit_table, &results).await?;
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     let failed = count(Outcome::Fail);
     Ok(QualityResult {

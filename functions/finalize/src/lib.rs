@@ -75,6 +75,8 @@ pub struct Seen {
     pub last_state: Option<String>,
     pub resume_entered: bool,
     pub failure_path_done: bool,
+    /// When the execution started (its first event), for the ledger's run row.
+    pub started: Option<std::time::SystemTime>,
 }
 
 /// What finalize fails with: a step error from the clean-up (named as the steps name them), or the
@@ -146,7 +148,19 @@ pub async fn handle(
         && seen.resume_entered
     {
         let step = env.step(run, "warehouse", event.context.deadline())?;
-        done.warehouse = Some(warehouse::restore(&step, true).await?);
+        let error = match ended.status.as_str() {
+            "ABORTED" => "Execution.Stopped".to_string(),
+            "TIMED_OUT" => "States.Timeout".to_string(),
+            _ => ended
+                .error
+                .clone()
+                .unwrap_or_else(|| "Execution.Failed".into()),
+        };
+        let ending = warehouse::Ending::Failed {
+            step: seen.last_state.clone().unwrap_or_else(|| "unknown".into()),
+            error,
+        };
+        done.warehouse = Some(warehouse::restore(&step, true, ending, seen.started).await?);
     }
     alert(aws, &ended, &seen).await?;
     done.alerted = true;
@@ -185,6 +199,9 @@ async fn read_history(aws: &Aws, execution: &str) -> Result<Seen, StepError> {
 
 impl Seen {
     fn observe(&mut self, event: &aws_sdk_sfn::types::HistoryEvent) {
+        if event.execution_started_event_details().is_some() {
+            self.started = std::time::SystemTime::try_from(*event.timestamp()).ok();
+        }
         if let Some(entered) = event.state_entered_event_details() {
             let name = entered.name();
             self.resume_entered |= name == RESUME_WAREHOUSE;

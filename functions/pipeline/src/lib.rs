@@ -4,6 +4,7 @@
 pub mod config;
 mod error;
 pub mod glue;
+pub mod ledger;
 pub mod runtime;
 pub mod steps;
 

@@ -3,13 +3,14 @@
 
 use crate::config::{Config, Pipeline};
 use crate::error::StepError;
+use crate::ledger::{Entry, Sent};
 use crate::steps::Run;
 use snowflake::{
     AttestationForm, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Outcome,
     ResultSet, SecretSource, Statement, Wait, derive_request_id,
 };
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// Where the config is read from unless `POSTETL_CONFIG` says otherwise: the config layer.
@@ -38,6 +39,8 @@ pub fn init_tracing() {
 pub struct Env {
     config: Result<Arc<Config>, Arc<crate::config::ConfigError>>,
     pub snowflake: Client,
+    /// Set once this process has made sure the ledger table exists.
+    ledger_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Env {
@@ -51,17 +54,7 @@ impl Env {
         let path = std::env::var_os("POSTETL_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
-        let credentials = credentials_from_env(|name| std::env::var(name).ok())?;
-        let mut client = ClientConfig::default();
-        if let Ok(url) = std::env::var("SNOWFLAKE_BASE_URL") {
-            client.base_url =
-                Some(url.parse().map_err(|e| {
-                    StepError::Environment(format!("SNOWFLAKE_BASE_URL {url:?}: {e}"))
-                })?);
-        }
-        client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
-        let snowflake = Client::new(credentials, client)?;
-        Ok(Self::load(&path, snowflake))
+        Ok(Self::load(&path, client_from_env()?))
     }
 
     /// Loads the config at `path`; if it is invalid, every step invocation reports why.
@@ -70,7 +63,11 @@ impl Env {
         if let Err(e) = &config {
             tracing::error!(error = %e, "the pipeline config is invalid");
         }
-        Self { config, snowflake }
+        Self {
+            config,
+            snowflake,
+            ledger_ready: Arc::default(),
+        }
     }
 
     /// For tests and local tools that hold a config and a client already.
@@ -78,6 +75,7 @@ impl Env {
         Self {
             config: Ok(Arc::new(config)),
             snowflake,
+            ledger_ready: Arc::default(),
         }
     }
 
@@ -104,8 +102,25 @@ impl Env {
             step,
             pipeline,
             budget: budget(deadline),
+            started: SystemTime::now(),
+            sent: Mutex::default(),
         })
     }
+}
+
+/// The Snowflake client the environment describes: credentials (see [`credentials_from_env`]),
+/// optional `SNOWFLAKE_BASE_URL` and `SNOWFLAKE_PRIVATE_LINK=true`. The Lambdas and the CLI use it.
+pub fn client_from_env() -> Result<Client, StepError> {
+    let credentials = credentials_from_env(|name| std::env::var(name).ok())?;
+    let mut client = ClientConfig::default();
+    if let Ok(url) = std::env::var("SNOWFLAKE_BASE_URL") {
+        client.base_url = Some(
+            url.parse()
+                .map_err(|e| StepError::Environment(format!("SNOWFLAKE_BASE_URL {url:?}: {e}")))?,
+        );
+    }
+    client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
+    Ok(Client::new(credentials, client)?)
 }
 
 /// The Snowflake credentials `SNOWFLAKE_AUTH` names:
@@ -198,7 +213,14 @@ pub struct Step<'a> {
     pub step: &'static str,
     pub pipeline: &'a Pipeline,
     pub budget: Duration,
+    started: SystemTime,
+    /// What this invocation sent, for the ledger.
+    sent: Mutex<Sent>,
 }
+
+/// Snowflake's and this host's clocks may differ a little: a statement counts as started by an
+/// earlier request only when it started at least this long before this one was sent.
+const CLOCK_MARGIN: Duration = Duration::from_millis(250);
 
 impl Step<'_> {
     /// A statement tagged with pipeline, execution and step, whose request id derives from the
@@ -229,7 +251,121 @@ impl Step<'_> {
     /// Runs a statement that only reads; dry runs run it too.
     pub async fn read(&self, statement: &Statement) -> Result<ResultSet, StepError> {
         tracing::info!(step = self.step, sql = statement.sql(), "query");
-        Ok(self.env.snowflake.query(statement, self.budget).await?)
+        let sent_at = SystemTime::now();
+        let rows = self.env.snowflake.query(statement, self.budget).await?;
+        // A read may be answered from this execution's own earlier request on purpose (the
+        // warehouse's as-found SHOW): that is not work of an earlier run.
+        self.note(statement, Some(&rows.handle), None, sent_at);
+        Ok(rows)
+    }
+
+    fn note(
+        &self,
+        statement: &Statement,
+        handle: Option<&str>,
+        created_on: Option<SystemTime>,
+        sent_at: SystemTime,
+    ) {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.request_ids.push(statement.id().to_string());
+        if let Some(h) = handle {
+            sent.handles.push(h.to_string());
+        }
+        if created_on.is_some_and(|c| c + CLOCK_MARGIN < sent_at) {
+            tracing::info!(step = self.step, request_id = %statement.id(), "answered from an earlier request with this request id");
+            sent.from_earlier_run = true;
+        }
+    }
+
+    /// Whether Snowflake answered a statement of this invocation from an earlier request with the
+    /// same request id (a replayed event, a retried invocation): work this invocation did not do.
+    pub fn from_earlier_run(&self) -> bool {
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .from_earlier_run
+    }
+
+    /// Writes `entries` to the run ledger (see [`crate::ledger`]): best effort, bounded, never in
+    /// a dry run. Creates the ledger the first time a process writes to it.
+    pub async fn record(&self, entries: Vec<Entry>) {
+        self.record_as(self.step, entries).await
+    }
+
+    /// Like [`Step::record`], under another step name (the run row is the warehouse step's).
+    pub async fn record_as(&self, step: &str, entries: Vec<Entry>) {
+        if self.run.dry_run || entries.is_empty() {
+            return;
+        }
+        let Ok(config) = self.env.config() else {
+            return;
+        };
+        let table = &config.ledger_table;
+        let budget = self.budget.min(Duration::from_secs(30));
+        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let write = async {
+            self.env
+                .ledger_ready
+                .get_or_try_init(|| async {
+                    for sql in crate::ledger::create_sql(table) {
+                        self.env
+                            .snowflake
+                            .query(&self.tagged(sql, "ledger"), budget)
+                            .await?;
+                    }
+                    Ok::<(), StepError>(())
+                })
+                .await?;
+            let (sql, bindings) = crate::ledger::merge_statement(
+                table,
+                self.run,
+                step,
+                self.started,
+                &sent,
+                &entries,
+            );
+            let statement = bindings
+                .into_iter()
+                .fold(self.tagged(sql, "ledger"), Statement::bind);
+            self.env.snowflake.query(&statement, budget).await?;
+            Ok::<(), StepError>(())
+        };
+        if let Err(e) = write.await {
+            tracing::warn!(step = self.step, ledger = %table, error = %e, "could not write the run ledger");
+        }
+    }
+
+    /// Records how `result` went for `item` in the ledger and hands it back unchanged: `entries`
+    /// describe a success, a failure gets one row with its error name.
+    pub async fn finish<T>(
+        &self,
+        item: &str,
+        result: Result<T, StepError>,
+        entries: impl FnOnce(&T) -> Vec<Entry>,
+    ) -> Result<T, StepError> {
+        let rows = match &result {
+            Ok(value) => entries(value),
+            Err(e) => {
+                if let StepError::Snowflake(
+                    snowflake::Error::Sql {
+                        handle: Some(h), ..
+                    }
+                    | snowflake::Error::Timeout {
+                        handle: Some(h), ..
+                    },
+                ) = e
+                {
+                    let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                    sent.handles.push(h.clone());
+                }
+                let mut entry = Entry::new(item, crate::ledger::Status::Failed);
+                entry.error = Some(e.name().to_string());
+                entry.detail = Some(e.to_string());
+                vec![entry]
+            }
+        };
+        self.record(rows).await;
+        result
     }
 
     /// Runs a statement that changes something, waiting within the budget and handing the handle
@@ -244,12 +380,19 @@ impl Step<'_> {
             return Ok(None);
         }
         tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
-        Ok(Some(
-            self.env
-                .snowflake
-                .execute(statement, Wait::hand_back_after(self.budget))
-                .await?,
-        ))
+        let sent_at = SystemTime::now();
+        let outcome = self
+            .env
+            .snowflake
+            .execute(statement, Wait::hand_back_after(self.budget))
+            .await?;
+        match &outcome {
+            Outcome::Done(rows) => {
+                self.note(statement, Some(&rows.handle), rows.created_on, sent_at)
+            }
+            Outcome::Running { handle } => self.note(statement, Some(handle), None, sent_at),
+        }
+        Ok(Some(outcome))
     }
 
     /// Like `change`, but waits to the end of the budget and cancels rather than hand back: for
@@ -263,23 +406,36 @@ impl Step<'_> {
             );
             return Ok(None);
         }
-        self.control(statement).await.map(Some)
+        tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
+        let sent_at = SystemTime::now();
+        let rows = self.env.snowflake.query(statement, self.budget).await?;
+        self.note(statement, Some(&rows.handle), rows.created_on, sent_at);
+        Ok(Some(rows))
     }
 
     /// Runs a statement that changes no data (resuming or suspending a warehouse), in dry runs
     /// too: a dry run still reads, and reads need a running warehouse.
     pub async fn control(&self, statement: &Statement) -> Result<ResultSet, StepError> {
         tracing::info!(step = self.step, sql = statement.sql(), request_id = %statement.id(), "running");
-        Ok(self.env.snowflake.query(statement, self.budget).await?)
+        let sent_at = SystemTime::now();
+        let rows = self.env.snowflake.query(statement, self.budget).await?;
+        self.note(statement, Some(&rows.handle), None, sent_at);
+        Ok(rows)
     }
 
     /// Waits again for a statement handed back by an earlier invocation.
     pub async fn resume(&self, handle: &str) -> Result<Outcome, StepError> {
-        Ok(self
+        let outcome = self
             .env
             .snowflake
             .resume(handle, Wait::hand_back_after(self.budget))
-            .await?)
+            .await?;
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .handles
+            .push(handle.to_string());
+        Ok(outcome)
     }
 }
 

@@ -178,6 +178,22 @@ pub struct WarehouseRequest {
     /// warehouse crate), so a lost answer or a crash cannot make it forget.
     #[serde(default)]
     pub cancel_running: bool,
+    /// Suspend on the failure path: the failure being handled (`$.failure`), for the ledger.
+    #[serde(default)]
+    pub failure: Option<Failure>,
+    /// Suspend: when the execution started (`$$.Execution.StartTime`), for the ledger's run row.
+    #[serde(default)]
+    pub run_started: Option<String>,
+}
+
+/// A failure the state machine recorded (`$.failure`): the state that failed and its error name.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub step: String,
+    pub error: String,
+    #[serde(default)]
+    pub cause: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -191,6 +207,9 @@ pub struct WarehouseResult {
     pub suspended: bool,
     /// Resume with a run size: the size before, to restore at the end.
     pub previous_size: Option<String>,
+    /// Resume: the size the warehouse runs at for this run (for the run's cost).
+    #[serde(default)]
+    pub size: Option<String>,
     /// Statements that were logged but not run (dry run).
     pub skipped: Vec<String>,
     /// Query ids of this execution's statements cancelled before suspending.
@@ -206,6 +225,10 @@ pub struct RefreshResult {
     pub metadata_file: Option<String>,
     pub refreshed: bool,
     pub statement: String,
+    /// Snowflake answered from an earlier request with the same request id (a replayed event):
+    /// this run did not do the work.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_earlier_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -227,6 +250,11 @@ pub struct MergeResult {
     pub rows_updated: u64,
     pub rows_deleted: u64,
     pub dry_run_sql: Option<String>,
+    /// Snowflake answered from an earlier request with the same request id (a replayed event):
+    /// the row counts are that earlier run's, not this one's. Always present: the state machine
+    /// selects it.
+    #[serde(default)]
+    pub from_earlier_run: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

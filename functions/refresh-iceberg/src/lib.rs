@@ -4,8 +4,9 @@
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::CatalogKind;
+use pipeline::ledger::{Entry, Status};
 use pipeline::steps::{Item, RefreshResult};
-use pipeline::{Env, StepError};
+use pipeline::{Env, Step, StepError};
 use snowflake::string_literal;
 
 pub async fn handle(
@@ -15,6 +16,21 @@ pub async fn handle(
 ) -> Result<RefreshResult, StepError> {
     let item = event.payload;
     let step = env.step(&item.run, "refresh-iceberg", event.context.deadline())?;
+    let result = refresh(&step, glue, &item).await;
+    step.finish(&item.item, result, |r| {
+        let mut entry = Entry::new(&r.table, Status::Done);
+        entry.metadata_location = r.metadata_file.clone();
+        entry.detail = Some(r.statement.clone());
+        vec![entry]
+    })
+    .await
+}
+
+async fn refresh(
+    step: &Step<'_>,
+    glue: &aws_sdk_glue::Client,
+    item: &Item,
+) -> Result<RefreshResult, StepError> {
     let table = step
         .pipeline
         .iceberg_tables
@@ -53,10 +69,11 @@ pub async fn handle(
     let refreshed = step.change_now(&statement).await?.is_some();
     tracing::info!(table = %item.item, metadata = ?metadata_file, refreshed, "iceberg table refreshed");
     Ok(RefreshResult {
-        table: item.item,
+        table: item.item.clone(),
         metadata_file,
         refreshed,
         statement: statement.sql().to_string(),
+        from_earlier_run: step.from_earlier_run(),
     })
 }
 

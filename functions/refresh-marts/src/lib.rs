@@ -17,6 +17,7 @@
 //! warehouse) again.
 
 use pipeline::config::MartAction;
+use pipeline::ledger::{self, Entry};
 use pipeline::steps::{MartsRequest, MartsResult, Status};
 use pipeline::{Env, Step, StepError};
 use snowflake::{Binding, ObjectName, Outcome, Statement, derive_request_id};
@@ -40,6 +41,36 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
     let started = Instant::now();
     let request = event.payload;
     let step = env.step(&request.run, "refresh-marts", event.context.deadline())?;
+    let result = refresh(&step, &request, started).await;
+    let failed_at = step
+        .pipeline
+        .marts
+        .get(request.next)
+        .map_or("marts", |m| m.name.as_str());
+    step.finish(failed_at, result, |r| {
+        let mut entries: Vec<Entry> = r
+            .refreshed
+            .iter()
+            .map(|name| Entry::new(name, ledger::Status::Done))
+            .collect();
+        let running = r
+            .resume
+            .as_ref()
+            .and_then(|v| v["next"].as_u64())
+            .and_then(|next| step.pipeline.marts.get(next as usize));
+        if let Some(mart) = running {
+            entries.push(Entry::new(&mart.name, ledger::Status::Running));
+        }
+        entries
+    })
+    .await
+}
+
+async fn refresh(
+    step: &Step<'_>,
+    request: &MartsRequest,
+    started: Instant,
+) -> Result<MartsResult, StepError> {
     let marts = &step.pipeline.marts;
     let mut result = MartsResult {
         status: Status::Done,
@@ -72,7 +103,7 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
             let (since, read) = since.split_once(':').ok_or_else(malformed)?;
             let since: u64 = since.parse().map_err(|_| malformed())?;
             let read: u64 = read.parse().map_err(|_| malformed())?;
-            match follow(&step, &mart.name, task, since, read, started).await? {
+            match follow(step, &mart.name, task, since, read, started).await? {
                 Followed::Ended => result.refreshed.push(mart.name.clone()),
                 Followed::Running(read) => {
                     hand_back(&mut result, format!("{TASK_HANDLE}{since}:{read}"));
@@ -88,7 +119,7 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
                 Some(step.resume(handle).await?)
             }
             _ => {
-                let statement = statement(&step, &mart.action, &mart.name);
+                let statement = statement(step, &mart.action, &mart.name);
                 let outcome = step.change(&statement).await?;
                 if outcome.is_none() {
                     result.skipped.push(statement.sql().to_string());
@@ -103,7 +134,7 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
             }
             Some(Outcome::Done(_)) => {
                 if let MartAction::ExecuteTask(task) = &mart.action {
-                    match follow(&step, &mart.name, task, since, 0, started).await? {
+                    match follow(step, &mart.name, task, since, 0, started).await? {
                         Followed::Ended => {}
                         Followed::Running(read) => {
                             hand_back(&mut result, format!("{TASK_HANDLE}{since}:{read}"));

@@ -17,13 +17,29 @@
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::MergeSpec;
+use pipeline::ledger::{self, Entry};
 use pipeline::steps::{Item, MergeResult, Status};
-use pipeline::{Env, StepError};
+use pipeline::{Env, Step, StepError};
 use snowflake::{Identifier, ObjectName, Outcome, ResultSet};
 
 pub async fn handle(env: &Env, event: LambdaEvent<Item>) -> Result<MergeResult, StepError> {
     let item = event.payload;
     let step = env.step(&item.run, "run-merge", event.context.deadline())?;
+    let result = run(&step, &item).await;
+    step.finish(&item.item, result, |r| {
+        let status = match (r.status, &r.dry_run_sql) {
+            (Status::Running, _) => ledger::Status::Running,
+            (Status::Done, Some(_)) => ledger::Status::Skipped,
+            (Status::Done, None) => ledger::Status::Done,
+        };
+        let mut entry = Entry::new(&r.merge, status);
+        entry.rows = Some([r.rows_inserted, r.rows_updated, r.rows_deleted]);
+        vec![entry]
+    })
+    .await
+}
+
+async fn run(step: &Step<'_>, item: &Item) -> Result<MergeResult, StepError> {
     let merge = step
         .pipeline
         .merges
@@ -42,6 +58,7 @@ pub async fn handle(env: &Env, event: LambdaEvent<Item>) -> Result<MergeResult, 
         rows_updated: 0,
         rows_deleted: 0,
         dry_run_sql: None,
+        from_earlier_run: false,
     };
     let outcome = match &item.handle {
         Some(handle) => step.resume(handle).await?,
@@ -76,6 +93,7 @@ pub async fn handle(env: &Env, event: LambdaEvent<Item>) -> Result<MergeResult, 
                 result.rows_updated,
                 result.rows_deleted,
             ) = counts(&rows);
+            result.from_earlier_run = step.from_earlier_run();
             tracing::info!(merge = %merge.name, inserted = result.rows_inserted, updated = result.rows_updated, deleted = result.rows_deleted, "merged");
         }
         Outcome::Running { handle } => {

@@ -150,6 +150,8 @@ struct RawResult {
     stats: Stats,
     #[serde(default)]
     statement_handles: Vec<String>,
+    /// Milliseconds since the epoch.
+    created_on: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -384,6 +386,9 @@ impl Client {
             rows,
             stats: raw.stats,
             statement_handles: raw.statement_handles,
+            created_on: raw
+                .created_on
+                .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
         })
     }
 

@@ -39,6 +39,9 @@ pub struct ResultSet {
     pub stats: Stats,
     /// For a multi-statement request: the handle of each statement, in order.
     pub statement_handles: Vec<String>,
+    /// When Snowflake started the statement (`createdOn`), if it said: earlier than the request
+    /// means Snowflake answered from an earlier request with the same request id.
+    pub created_on: Option<std::time::SystemTime>,
 }
 
 impl ResultSet {
@@ -205,6 +208,7 @@ mod tests {
             rows: vec![vec![value.map(String::from)]],
             stats: Stats::default(),
             statement_handles: vec![],
+            created_on: None,
         }
     }
 

@@ -18,14 +18,18 @@
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::normalise_size;
+use pipeline::ledger::{self, Entry};
 use pipeline::steps::{WarehouseAction, WarehouseRequest, WarehouseResult};
 use pipeline::{Env, Step, StepError};
 use snowflake::{Binding, Error, Statement, derive_request_id, string_literal};
+use std::time::SystemTime;
 
 /// A warehouse as `SHOW WAREHOUSES` saw it.
 struct Seen {
     state: String,
     size: Option<String>,
+    /// When the warehouse last resumed (`resumed_on`), if it said.
+    resumed_on: Option<chrono::NaiveDateTime>,
 }
 
 impl Seen {
@@ -42,9 +46,46 @@ pub async fn handle(
     let step = env.step(&request.run, "warehouse", event.context.deadline())?;
     // Boxed: the two futures nested in the runtime's layers overflow rustc's type depth limit.
     match request.action {
-        WarehouseAction::Resume => Box::pin(resume(&step)).await,
-        WarehouseAction::Suspend => Box::pin(restore(&step, request.cancel_running)).await,
+        WarehouseAction::Resume => {
+            let result = Box::pin(resume(&step)).await;
+            let finish = step.finish("resume", result, |r| {
+                let mut entry = Entry::new("resume", ledger::Status::Done);
+                entry.detail = Some(format!(
+                    "resumed: {}; size before: {}",
+                    r.resumed,
+                    r.previous_size.as_deref().unwrap_or("unchanged")
+                ));
+                vec![entry]
+            });
+            Box::pin(finish).await
+        }
+        WarehouseAction::Suspend => {
+            let ending = match (&request.failure, request.cancel_running) {
+                (Some(f), _) => Ending::Failed {
+                    step: f.step.clone(),
+                    error: f.error.clone(),
+                },
+                (None, true) => Ending::Failed {
+                    step: "unknown".into(),
+                    error: "unknown".into(),
+                },
+                (None, false) => Ending::Succeeded,
+            };
+            let started = request
+                .run_started
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(SystemTime::from);
+            Box::pin(restore(&step, request.cancel_running, ending, started)).await
+        }
     }
+}
+
+/// What a run came to, for its row in the ledger (written when the warehouse is put back).
+#[derive(Clone, Debug)]
+pub enum Ending {
+    Succeeded,
+    Failed { step: String, error: String },
 }
 
 fn result(step: &Step<'_>, action: WarehouseAction) -> WarehouseResult {
@@ -54,6 +95,7 @@ fn result(step: &Step<'_>, action: WarehouseAction) -> WarehouseResult {
         resumed: false,
         suspended: false,
         previous_size: None,
+        size: None,
         skipped: Vec::new(),
         cancelled: Vec::new(),
     }
@@ -68,6 +110,11 @@ async fn resume(step: &Step<'_>) -> Result<WarehouseResult, StepError> {
         set_size(step, &mut result, size).await?;
         result.previous_size = found.size.clone();
     }
+    result.size = step
+        .pipeline
+        .warehouse_size
+        .clone()
+        .or_else(|| found.size.clone());
     if found.suspended() {
         let sql = format!(
             "ALTER WAREHOUSE {} RESUME IF SUSPENDED",
@@ -82,10 +129,28 @@ async fn resume(step: &Step<'_>) -> Result<WarehouseResult, StepError> {
 
 /// Puts the warehouse back as this execution found it, cancelling first what the execution left
 /// running when `cancel_running`.
-pub async fn restore(step: &Step<'_>, cancel_running: bool) -> Result<WarehouseResult, StepError> {
+///
+/// Before suspending, writes the run's row to the ledger: how it ended, and the warehouse seconds
+/// it caused (resumed by this run: from `resumed_on` to now; found running: none).
+pub async fn restore(
+    step: &Step<'_>,
+    cancel_running: bool,
+    ending: Ending,
+    run_started: Option<SystemTime>,
+) -> Result<WarehouseResult, StepError> {
     let mut result = result(step, WarehouseAction::Suspend);
     let found = as_found(step).await?;
     let now = show(step, &step.tagged(show_sql(step)?, "now")).await?;
+    let warehouse_seconds = if !found.suspended() {
+        Some(0.0)
+    } else if now.suspended() {
+        None
+    } else {
+        now.resumed_on.map(|on| {
+            let on = on.and_utc();
+            (chrono::Utc::now() - on).as_seconds_f64().max(0.0)
+        })
+    };
     if cancel_running {
         if now.suspended() {
             tracing::info!(warehouse = %step.pipeline.warehouse, "suspended: nothing of this run can be running");
@@ -103,6 +168,19 @@ pub async fn restore(step: &Step<'_>, cancel_running: bool) -> Result<WarehouseR
         result.previous_size = Some(original.clone());
     }
     result.resumed = found.suspended();
+    let mut row = Entry::new("", ledger::Status::Succeeded);
+    if let Ending::Failed {
+        step: failed,
+        error,
+    } = &ending
+    {
+        row.status = ledger::Status::Failed;
+        row.error = Some(error.clone());
+        row.detail = Some(format!("failed at {failed}"));
+    }
+    row.started = run_started;
+    row.warehouse_seconds = warehouse_seconds;
+    Box::pin(step.record_as("run", vec![row])).await;
     if found.suspended() && !now.suspended() {
         let sql = format!("ALTER WAREHOUSE {} SUSPEND", step.pipeline.warehouse);
         match step.control(&step.tagged(sql, "suspend")).await {
@@ -154,9 +232,15 @@ async fn show(step: &Step<'_>, statement: &Statement) -> Result<Seen, StepError>
             handle: None,
             created_on: None,
         })?;
+    // Not every answer has it (an older emulator, a renamed column): the ledger then says NULL.
+    let resumed_on = rows
+        .column("resumed_on")
+        .ok()
+        .and_then(|c| row.get_timestamp(c).ok().flatten());
     Ok(Seen {
         state: row.get_str(state)?.unwrap_or_default().to_ascii_uppercase(),
         size: row.get_str(size)?.and_then(normalise_size),
+        resumed_on,
     })
 }
 

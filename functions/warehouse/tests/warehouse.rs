@@ -21,6 +21,8 @@ async fn try_call(
         run: run.clone(),
         action,
         cancel_running,
+        failure: None,
+        run_started: None,
     };
     warehouse::handle(&world.env, LambdaEvent::new(request, Context::default())).await
 }

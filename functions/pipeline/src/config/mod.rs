@@ -27,7 +27,7 @@ pub use quality::{
     AcceptedValuesFile, Check, CheckFile, CustomSqlFile, FreshnessFile, MAX_CHECKS, NotNullFile,
     RowCountFile, Rule, Severity, UniqueFile,
 };
-pub use settings::{MAX_STATEMENT_TIMEOUT_SECONDS, SettingsFile};
+pub use settings::{MAX_STATEMENT_TIMEOUT_SECONDS, Prices, PricesFile, SettingsFile};
 pub use sql::count_failing_rows;
 
 use problem::{At, syntax_problem};
@@ -55,6 +55,10 @@ pub struct ConfigFile {
 #[derive(Debug)]
 pub struct Config {
     pub audit_table: ObjectName,
+    /// `settings.ledger_table`: the run ledger the steps write (see [`crate::ledger`]).
+    pub ledger_table: ObjectName,
+    /// `[settings.prices]`: what a run's cost is figured with.
+    pub prices: Prices,
     pub poll_seconds: u64,
     pub max_wait: Duration,
     /// `settings.run_timeout_minutes`: the longest a run may take (the state machine's TimeoutSeconds).
@@ -142,6 +146,8 @@ fn read(mut t: Table<'_>) -> Option<Config> {
     ok.then_some(())?;
     Some(Config {
         audit_table: settings.audit_table?,
+        ledger_table: settings.ledger_table?,
+        prices: settings.prices,
         poll_seconds: settings.poll_seconds,
         max_wait: settings.max_wait,
         run_timeout: settings.run_timeout,

@@ -158,6 +158,31 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// An optional number (whole or not) within `range`: prices.
+    pub(crate) fn number(&mut self, key: &'static str, range: RangeInclusive<f64>) -> Option<f64> {
+        let at = self.at(key);
+        let n = match self.raw(key)? {
+            Value::Float(n) => *n,
+            Value::Integer(n) => *n as f64,
+            other => {
+                self.wrong(key, "a number", other);
+                return None;
+            }
+        };
+        if !range.contains(&n) {
+            self.ctx.problem(
+                &at,
+                format!(
+                    "{n} is out of range: between {} and {}",
+                    range.start(),
+                    range.end()
+                ),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
     /// One of a few words (`severity = "warn"`).
     pub(crate) fn choice<T: Copy>(
         &mut self,
