@@ -20,6 +20,7 @@ from .errors import Canceled, SnowflakeError
 from .objects import (already_exists, body_after, display, does_not_exist, key, option_value, parse_name, qualify,
                       references, skip_parens, sql_name, wrong_type)
 from .results import Result
+from .session import Session
 from .sqltext import TokenStream, quote_ident, to_duckdb, tokenize
 
 PROPERTIES = {"TARGET_LAG", "WAREHOUSE", "REFRESH_MODE", "INITIALIZE", "COMMENT", "DATA_RETENTION_TIME_IN_DAYS",
@@ -320,7 +321,6 @@ class DynamicTables:
         self._materialize(dt, ctx)
 
     def _session(self, dt):
-        from .engine import Session  # engine imports this module
         session = Session(self._engine, "SYSTEM", dt.owner, None)
         try:
             session.start(dt.fq[0], dt.fq[1], None)

@@ -22,6 +22,7 @@ from .errors import Canceled, SnowflakeError, timeout_error
 from .objects import (already_exists, body_after, display, does_not_exist, key, option_value, parse_name, qualify,
                       skip_parens)
 from .results import Result
+from .session import ExecContext
 from .sqltext import TokenStream
 
 _graph_ids = itertools.count(1)
@@ -362,7 +363,6 @@ class Tasks:
                 graph.done = True
 
     def _run_one(self, k, run):
-        from .engine import ExecContext  # engine imports this module
         ctx = ExecContext()
         with self._lock:
             task = self._tasks.get(k)
