@@ -284,10 +284,9 @@ class Engine:
             k = objects.key(objects.qualify(session, parts, verb))
         except SnowflakeError:
             return None, None  # DuckDB will report it
-        if self.iceberg.get(k) is not None:
-            return "ICEBERG_TABLE", self.iceberg
-        if self.dynamic.get(k) is not None:
-            return "DYNAMIC_TABLE", self.dynamic
+        for registry in (self.iceberg, self.dynamic):
+            if registry.get(k) is not None:
+                return registry.KIND, registry
         return None, None
 
     def _check_writable(self, session, sig):
