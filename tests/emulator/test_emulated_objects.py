@@ -1,5 +1,5 @@
 """Tests of the emulated Iceberg tables, dynamic tables and tasks, and of the statements the
-project's Lambdas send, over real HTTP (same server and client as test_emulator.py).
+project's Lambdas send, over real HTTP (fixtures: conftest.py; client and checks: emulator_client.py).
 
 Run: cd tests/emulator && ../../.venv/bin/python -m pytest -q
 """
@@ -9,32 +9,13 @@ import time
 
 import pytest
 
-from test_emulator import c, data_of, server  # noqa: F401 - pytest fixtures
+from emulator_client import data_of, fails, ok, rows
 
 ORDERS_COLUMNS = [["ORDER_ID", "INTEGER"], ["STATUS", "VARCHAR"], ["AMOUNT", "NUMBER(10,2)"],
                   ["UPDATED_AT", "TIMESTAMP_NTZ"]]
 V1 = "orders/metadata/00001-aaa.metadata.json"
 V2 = "orders/metadata/00002-abc.metadata.json"
 OK = [["Statement executed successfully."]]
-
-
-def ok(result):
-    status, body = result
-    assert status == 200, body
-    return body
-
-
-def fails(result, code, sql_state=None):
-    status, body = result
-    assert status == 422, body
-    assert body["code"] == code, body
-    if sql_state is not None:
-        assert body["sqlState"] == sql_state, body
-    return body["message"]
-
-
-def rows(c, statement, **kw):
-    return data_of(ok(c.submit(statement, **kw)))
 
 
 def register_orders(c, catalog="object_store", table="LAKE.RAW.ORDERS"):
