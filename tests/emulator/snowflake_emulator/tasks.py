@@ -172,7 +172,7 @@ class Tasks(ObjectRegistry):
             self._check_warehouse(props["WAREHOUSE"])
         predecessors = self._resolve(session, after or [])
         k = key(fq)
-        with self._lock:
+        with self._lock:  # check and insert at once; tasks have their own names, so no other lookup runs
             answer = self._create_conflict(self._objects.get(k), fq, parts, replace, if_not_exists)
             if answer is not None:
                 return answer
