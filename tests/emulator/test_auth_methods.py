@@ -1,4 +1,4 @@
-"""Tests of the authentication methods over real HTTP (same server and client as test_emulator.py):
+"""Tests of the authentication methods over real HTTP (fixtures: conftest.py; helpers: auth_helpers.py):
 RSA key slots and rotation, workload identity federation with AWS (attestations signed by botocore,
 checked by the emulator's own SigV4), programmatic access tokens, External OAuth, and the request log.
 Keys are made at test time.
@@ -11,41 +11,12 @@ import datetime
 import json
 import time
 
-import botocore.auth
 import jwt
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
-from test_emulator import (ACCOUNT, KEY1, KEY2, KEY3, USER, c, data_of, fingerprint, make_token,  # noqa: F401
-                           public_pem, server)
-
-WHO = "SELECT CURRENT_USER(), CURRENT_ROLE()"
-
-
-def ok_as(result, user, role):
-    status, body = result
-    assert status == 200, body
-    assert data_of(body) == [[user, role]]
-
-
-def rejected(result, code, reason=None):
-    status, body = result
-    assert (status, body["code"]) == (401, code), body
-    if reason is not None:
-        assert reason in body["message"], body["message"]
-    return body["message"]
-
-
-def admin_ok(c, method, path, body=None):
-    status, answer = c.admin(method, path, body)
-    assert status == 200, answer
-    return answer
-
-
-def typed(c, token_type, token):
-    return c.headers(token, **{"X-Snowflake-Authorization-Token-Type": token_type})
+from auth_helpers import (AWS_ACCOUNT, QUERY, ROLE, WHO, WIF, accept_signed_requests, admin_ok, attestation, mint,
+                          ok_as, rejected, typed, wif_submit, wif_token)
+from emulator_client import ACCOUNT, KEY1, KEY2, KEY3, USER, fingerprint, make_token, public_pem
 
 
 # ---------------------------------------------------------------- key slots (rotation)
@@ -109,51 +80,6 @@ def test_user_without_keys_and_re_registration_keeps_other_credentials(c):
 
 
 # ---------------------------------------------------------------- workload identity federation (AWS)
-
-AWS_ACCOUNT = "123456789012"
-ROLE = f"arn:aws:iam::{AWS_ACCOUNT}:role/PostEtl-WarehouseRole"
-WIF = "WORKLOAD_IDENTITY_FEDERATION"
-QUERY = "/?Action=GetCallerIdentity&Version=2011-06-15"
-
-
-def mint(c, role=ROLE, **extra):
-    return admin_ok(c, "POST", "/aws/credentials", {"roleArn": role, **extra})
-
-
-def attestation(creds, region="eu-west-1", host=None, url=None, audience="snowflakecomputing.com",
-                signed_audience=True, session_token=None, secret=None, at=None, monkeypatch=None):
-    """What Snowflake's drivers build: a botocore-signed STS GetCallerIdentity request, as a dict."""
-    host = host or f"sts.{region}.amazonaws.com"
-    headers = {"Host": host}
-    if audience is not None and signed_audience:
-        headers["X-Snowflake-Audience"] = audience
-    request = AWSRequest(method="POST", url=url or f"https://{host}{QUERY}", headers=headers)
-    aws_creds = Credentials(creds["accessKeyId"], secret or creds["secretAccessKey"],
-                            creds["sessionToken"] if session_token is None else session_token)
-    if at is not None:
-        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: at)
-    SigV4Auth(aws_creds, "sts", region).add_auth(request)
-    if at is not None:
-        monkeypatch.undo()
-    doc = {"url": request.url, "method": request.method, "headers": dict(request.headers.items())}
-    if audience is not None and not signed_audience:
-        doc["headers"]["X-Snowflake-Audience"] = audience  # present, but not in SignedHeaders
-    return doc
-
-
-def wif_token(doc):
-    return "WIF.AWS." + base64.b64encode(json.dumps(doc).encode()).decode()
-
-
-def wif_submit(c, doc):
-    return c.submit(WHO, headers=typed(c, WIF, wif_token(doc) if isinstance(doc, dict) else doc))
-
-
-def accept_signed_requests(c):
-    """Opts in to the signed GetCallerIdentity attestation, which Snowflake documents for its drivers'
-    login only: the SQL API takes the GetWebIdentityToken JWT (see wif_aws.verify_wif)."""
-    admin_ok(c, "POST", "/config", {"accept_wif_signed_request": True})
-
 
 def test_signed_request_refused_on_the_sql_api_unless_opted_in(c):
     admin_ok(c, "POST", "/users", {"account": ACCOUNT, "user": "WL", "default_role": "LOADER",

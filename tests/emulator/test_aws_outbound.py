@@ -1,7 +1,7 @@
 """Tests of AWS outbound identity federation over real HTTP: the emulator's STS GetWebIdentityToken
 (called with botocore's own STS client, and by hand with botocore's SigV4 signer), the JWT it issues
 used as `WIF.AWS.<jwt>`, and the rule that a workload identity with an ISSUER accepts only the JWT
-form and one without only the signed-request form. Same fixtures, its own emulator process.
+form and one without only the signed-request form. Fixtures (its own emulator process): conftest.py.
 
 Run: cd tests/emulator && ../../.venv/bin/python -m pytest -q
 """
@@ -24,9 +24,9 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from test_auth_methods import (AWS_ACCOUNT, ROLE, WHO, WIF, accept_signed_requests, admin_ok,  # noqa: F401
-                               attestation, mint, ok_as, rejected, typed, wif_submit)
-from test_emulator import ACCOUNT, USER, c, server  # noqa: F401
+from auth_helpers import (AWS_ACCOUNT, ROLE, WHO, WIF, accept_signed_requests, admin_ok, attestation, mint, ok_as,
+                          rejected, typed, wif_submit)
+from emulator_client import ACCOUNT, USER
 
 AUDIENCE = "snowflakecomputing.com"
 NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"

@@ -1,5 +1,5 @@
 """Tests of the emulated Iceberg tables, dynamic tables and tasks, and of the statements the
-project's Lambdas send, over real HTTP (same server and client as test_emulator.py).
+project's Lambdas send, over real HTTP (fixtures: conftest.py; client and checks: emulator_client.py).
 
 Run: cd tests/emulator && ../../.venv/bin/python -m pytest -q
 """
@@ -7,32 +7,15 @@ Run: cd tests/emulator && ../../.venv/bin/python -m pytest -q
 import datetime
 import time
 
-from test_emulator import c, data_of, server  # noqa: F401 - pytest fixtures
+import pytest
+
+from emulator_client import data_of, fails, ok, rows
 
 ORDERS_COLUMNS = [["ORDER_ID", "INTEGER"], ["STATUS", "VARCHAR"], ["AMOUNT", "NUMBER(10,2)"],
                   ["UPDATED_AT", "TIMESTAMP_NTZ"]]
 V1 = "orders/metadata/00001-aaa.metadata.json"
 V2 = "orders/metadata/00002-abc.metadata.json"
 OK = [["Statement executed successfully."]]
-
-
-def ok(result):
-    status, body = result
-    assert status == 200, body
-    return body
-
-
-def fails(result, code, sql_state=None):
-    status, body = result
-    assert status == 422, body
-    assert body["code"] == code, body
-    if sql_state is not None:
-        assert body["sqlState"] == sql_state, body
-    return body["message"]
-
-
-def rows(c, statement, **kw):
-    return data_of(ok(c.submit(statement, **kw)))
 
 
 def register_orders(c, catalog="object_store", table="LAKE.RAW.ORDERS"):
@@ -333,6 +316,100 @@ def test_task_failure_retry_and_children(c):
     assert task(c, "DB.PUBLIC.ROOT")["runs"] == []
     ok(c.submit("DROP TASK CHILD"))
     assert [t["name"] for t in c.admin("GET", "/tasks")[1]["tasks"]] == ["DB.PUBLIC.ROOT"]
+
+
+# ---------------------------------------------------------------- rules the three registries share (registry.py)
+
+# (the words naming the kind, how messages name one, its type in messages, an ALTER verb)
+REGISTRIES = [("ICEBERG TABLE", "Table", "ICEBERG_TABLE", "REFRESH"),
+              ("DYNAMIC TABLE", "Dynamic table", "DYNAMIC_TABLE", "REFRESH"),
+              ("TASK", "Task", "TASK", "RESUME")]
+
+
+@pytest.mark.parametrize("words, noun, kind, verb", REGISTRIES)
+def test_drop_and_alter_of_names_that_are_not_the_kind(c, words, noun, kind, verb):
+    dropped = [["Drop statement executed successfully (NOPE already dropped)."]]
+    assert data_of(ok(c.submit(f"DROP {words} IF EXISTS NOPE"))) == dropped
+    assert data_of(ok(c.submit(f"ALTER {words} IF EXISTS DB.PUBLIC.NOPE {verb}"))) == OK
+    for statement, name in ((f"DROP {words} NOPE", "NOPE"), (f"ALTER {words} PUBLIC.NOPE {verb}", "PUBLIC.NOPE")):
+        assert fails(c.submit(statement), "002003", "02000") == \
+            f"SQL compilation error:\n{noun} '{name}' does not exist or not authorized."  # the name as written
+    fails(c.submit(f"DROP {words} DB.PUBLIC.NOPE EXTRA"), "001003")
+    message = fails(c.submit(f"DROP {words} NOPE", database=None, schema=None), "090105")
+    assert message.startswith(f"Cannot perform DROP {words}.")
+
+    # A plain table's name: the wrong type for a table-like kind (IF EXISTS or not); tasks have their own names.
+    c.sql("CREATE TABLE DB.PUBLIC.PLAIN (A INT)")
+    for statement in (f"DROP {words} PLAIN", f"DROP {words} IF EXISTS PLAIN", f"ALTER {words} IF EXISTS PLAIN {verb}"):
+        if kind == "TASK" and "IF EXISTS" in statement:
+            assert ok(c.submit(statement))
+        elif kind == "TASK":
+            fails(c.submit(statement), "002003")
+        else:
+            assert fails(c.submit(statement), "002203", "42601") == \
+                f"SQL compilation error:\nObject found is of type 'TABLE', not specified type '{kind}'."
+    assert rows(c, "SELECT COUNT(*) FROM DB.PUBLIC.PLAIN") == [["0"]]
+
+
+def test_iceberg_and_dynamic_tables_share_one_namespace(c):
+    register_orders(c, table="DB.PUBLIC.ORDERS")
+    ok(c.submit("CREATE DYNAMIC TABLE DAILY TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT 1 AS A"))
+    wrong = "SQL compilation error:\nObject found is of type '{}', not specified type '{}'."
+    assert fails(c.submit("DROP DYNAMIC TABLE IF EXISTS ORDERS"), "002203") == wrong.format("ICEBERG_TABLE",
+                                                                                          "DYNAMIC_TABLE")
+    assert fails(c.submit("DROP ICEBERG TABLE DAILY"), "002203") == wrong.format("DYNAMIC_TABLE", "ICEBERG_TABLE")
+    assert fails(c.submit("ALTER ICEBERG TABLE DAILY REFRESH 'x.json'"), "002203") == \
+        wrong.format("DYNAMIC_TABLE", "ICEBERG_TABLE")
+    assert fails(c.submit("CREATE OR REPLACE DYNAMIC TABLE ORDERS TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT 1"),
+                 "002002") == "SQL compilation error:\nObject 'ORDERS' already exists as ICEBERG_TABLE"
+    assert data_of(ok(c.submit("DROP ICEBERG TABLE DB.PUBLIC.ORDERS"))) == [["ORDERS successfully dropped."]]
+    fails(c.submit("SELECT * FROM DB.PUBLIC.ORDERS"), "002003")
+    assert c.admin("GET", "/iceberg")[1] == {"tables": []}
+    # Dropping the database forgets what was in it.
+    register_orders(c)
+    ok(c.submit("DROP DATABASE LAKE"))
+    assert c.admin("GET", "/iceberg")[1] == {"tables": []}
+
+
+@pytest.mark.parametrize("words, created, tail", [
+    ("DYNAMIC TABLE", "Dynamic table", "TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT 1 AS A"),
+    ("TASK", "Task", "WAREHOUSE = WH AS SELECT 1"),
+])
+def test_create_replace_if_not_exists_drop_and_forget(c, words, created, tail):
+    listed = (lambda: [t["name"] for t in c.admin("GET", "/dynamic_tables")[1]["dynamic_tables"]]) \
+        if words == "DYNAMIC TABLE" else (lambda: [t["name"] for t in c.admin("GET", "/tasks")[1]["tasks"]])
+    assert data_of(ok(c.submit(f"CREATE {words} DB.PUBLIC.X {tail}"))) == [[f"{created} X successfully created."]]
+    assert fails(c.submit(f"CREATE {words} x {tail}"), "002002", "42710") == \
+        "SQL compilation error:\nObject 'X' already exists."
+    assert data_of(ok(c.submit(f"CREATE {words} IF NOT EXISTS PUBLIC.X {tail}"))) == \
+        [["X already exists, statement succeeded."]]
+    assert data_of(ok(c.submit(f"CREATE OR REPLACE {words} X {tail}"))) == [[f"{created} X successfully created."]]
+    assert listed() == ["DB.PUBLIC.X"]
+    assert fails(c.submit(f"CREATE {words} DB.NOPE.X {tail}"), "002003") == \
+        "SQL compilation error:\nSchema 'DB.NOPE' does not exist or not authorized."
+    assert fails(c.submit(f"CREATE {words} NODB.PUBLIC.X {tail}"), "002003") == \
+        "SQL compilation error:\nDatabase 'NODB' does not exist or not authorized."
+    assert fails(c.submit(f"CREATE {words} Y {tail.replace('= WH', '= NO_WH')}"), "002003") == \
+        "SQL compilation error:\nWarehouse 'NO_WH' does not exist or not authorized."
+    assert data_of(ok(c.submit(f"DROP {words} X"))) == [["X successfully dropped."]]
+    assert listed() == []
+    # Dropping (or replacing) the schema forgets what was in it.
+    ok(c.submit(f"CREATE SCHEMA DB.S2; CREATE {words} DB.S2.Z {tail}", parameters={"multi_statement_count": 2}))
+    assert listed() == ["DB.S2.Z"]
+    ok(c.submit("DROP SCHEMA DB.S2 CASCADE"))
+    assert listed() == []
+
+
+def test_dynamic_table_over_a_plain_table_name(c):
+    c.sql("CREATE TABLE DB.PUBLIC.PLAIN (A INT)")
+    tail = "TARGET_LAG = '1 minute' WAREHOUSE = WH AS SELECT 1 AS A"
+    assert data_of(ok(c.submit(f"CREATE DYNAMIC TABLE IF NOT EXISTS PLAIN {tail}"))) == \
+        [["PLAIN already exists, statement succeeded."]]
+    assert fails(c.submit(f"CREATE DYNAMIC TABLE PLAIN {tail}"), "002002") == \
+        "SQL compilation error:\nObject 'PLAIN' already exists."
+    assert fails(c.submit(f"CREATE OR REPLACE DYNAMIC TABLE PLAIN {tail}"), "002002") == \
+        "SQL compilation error:\nObject 'PLAIN' already exists as TABLE"
+    assert c.admin("GET", "/dynamic_tables")[1] == {"dynamic_tables": []}
 
 
 # ---------------------------------------------------------------- statements the Lambdas send

@@ -1,157 +1,24 @@
-"""Tests of the Snowflake SQL API emulator over real HTTP, with RSA keys made at test time.
+"""Tests of the Snowflake SQL API emulator over real HTTP, with RSA keys made at test time (fixtures:
+conftest.py; client and keys: emulator_client.py).
 
 Run: cd tests/emulator && ../../.venv/bin/python -m pytest -q
 """
 
-import base64
-import hashlib
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ACCOUNT, USER = "XY12345", "SVC_USER"
-
-
-# ---------------------------------------------------------------- keys and tokens
-
-def _new_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-KEY1, KEY2, KEY3 = _new_key(), _new_key(), _new_key()
-
-
-def public_pem(key):
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def fingerprint(key):
-    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
-def make_token(key=KEY1, fp_key=None, account=ACCOUNT, user=USER, iat=None, exp=None):
-    now = int(time.time())
-    iat = now if iat is None else iat
-    claims = {"iss": f"{account}.{user}.{fingerprint(fp_key or key)}", "sub": f"{account}.{user}",
-              "iat": iat, "exp": iat + 3540 if exp is None else exp}
-    return jwt.encode(claims, key, algorithm="RS256")
-
-
-# ---------------------------------------------------------------- server process and client
-
-@pytest.fixture(scope="module")
-def server():
-    proc = subprocess.Popen([sys.executable, "-m", "snowflake_emulator", "--host", "127.0.0.1", "--port", "0",
-                             "--exit-on-stdin-eof"], cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("LISTENING http://127.0.0.1:"), line
-    yield int(line.strip().rsplit(":", 1)[1])
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-class Client:
-    def __init__(self, port):
-        self.port = port
-        self.connect()
-
-    def connect(self):
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        self.conn.connect()
-        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body go separately
-
-    def raw(self, method, path, body=None, headers=None):
-        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-        try:
-            self.conn.request(method, path, body=data, headers=headers or {})
-            resp = self.conn.getresponse()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            raise
-        payload = resp.read()
-        try:
-            parsed = json.loads(payload)
-        except ValueError:
-            parsed = payload.decode()
-        return resp.status, parsed, resp
-
-    def admin(self, method, path, body=None):
-        status, parsed, _ = self.raw(method, "/_emulator" + path, body, {"Content-Type": "application/json"})
-        return status, parsed
-
-    def sql(self, statement, **kw):
-        status, parsed = self.admin("POST", "/sql", {"statement": statement, **kw})
-        assert status == 200, parsed
-        return parsed
-
-    def headers(self, token=None, **extra):
-        h = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "emulator-tests/1.0",
-             "Authorization": f"Bearer {token or make_token()}", "X-Snowflake-Authorization-Token-Type": "KEYPAIR_JWT"}
-        h.update(extra)
-        return {k: v for k, v in h.items() if v is not None}
-
-    def submit(self, statement, token=None, query="", headers=None, **body):
-        body = {"statement": statement, "warehouse": "WH", "database": "DB", "schema": "PUBLIC", **body}
-        body = {k: v for k, v in body.items() if v is not None}
-        status, parsed, resp = self.raw("POST", f"/api/v2/statements{query}", body, headers or self.headers(token))
-        return status, parsed
-
-    def get(self, handle, partition=None, token=None):
-        q = f"?partition={partition}" if partition is not None else ""
-        return self.raw("GET", f"/api/v2/statements/{handle}{q}", None, self.headers(token, **{"Content-Type": None}))
-
-    def cancel(self, handle):
-        status, parsed, _ = self.raw("POST", f"/api/v2/statements/{handle}/cancel", None,
-                                     self.headers(**{"Content-Type": None}))
-        return status, parsed
-
-    def poll(self, handle, deadline=10.0):
-        end = time.time() + deadline
-        while True:
-            status, parsed, _ = self.get(handle)
-            if status != 202 or time.time() > end:
-                return status, parsed
-            time.sleep(0.05)
-
-
-@pytest.fixture
-def c(server):
-    client = Client(server)
-    assert client.admin("POST", "/reset")[0] == 200
-    status, body = client.admin("POST", "/users", {"account": ACCOUNT.lower(), "user": USER,
-                                                   "public_keys": [public_pem(KEY1), public_pem(KEY2)],
-                                                   "default_role": "LOADER"})
-    assert status == 200 and body["fingerprints"] == [fingerprint(KEY1), fingerprint(KEY2)]
-    client.sql("CREATE WAREHOUSE WH; CREATE DATABASE DB")
-    yield client
-    client.conn.close()
-
-
-def data_of(body):
-    return body["data"]
+from emulator_client import KEY1, KEY2, KEY3, USER, Client, data_of, make_token, start_emulator
 
 
 # ---------------------------------------------------------------- process contract
 
 def test_exits_when_stdin_closes():
-    proc = subprocess.Popen([sys.executable, "-m", "snowflake_emulator", "--port", "0", "--exit-on-stdin-eof"],
-                            cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
+    proc = start_emulator("--port", "0", "--exit-on-stdin-eof")
     assert proc.stdout.readline().startswith("LISTENING http://127.0.0.1:")
     proc.stdin.close()
     assert proc.wait(timeout=10) == 0

@@ -1,13 +1,13 @@
 """Tests of query monitoring over real HTTP: the INFORMATION_SCHEMA.QUERY_HISTORY* table functions,
-SYSTEM$CANCEL_QUERY and ALTER WAREHOUSE .. ABORT ALL QUERIES (same server and client as
-test_emulator.py).
+SYSTEM$CANCEL_QUERY and ALTER WAREHOUSE .. ABORT ALL QUERIES (fixtures: conftest.py; client and
+checks: emulator_client.py).
 
 Run: cd tests/emulator && ../../.venv/bin/python -m pytest -q
 """
 
 import json
 
-from test_emulator import KEY3, c, data_of, make_token, public_pem, server  # noqa: F401 - pytest fixtures
+from emulator_client import KEY3, data_of, fails, make_token, ok, public_pem, rows
 
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:post-etl:run-1"
 # The query the warehouse Lambda sends to find the statements its execution left running.
@@ -25,22 +25,6 @@ def text(value):
 def tag(execution):
     return json.dumps({"app": "postetl", "pipeline": "orders", "execution": execution, "step": "run-merge"},
                       separators=(",", ":"))
-
-
-def ok(result):
-    status, body = result
-    assert status == 200, body
-    return body
-
-
-def fails(result, code):
-    status, body = result
-    assert status == 422 and body["code"] == code, body
-    return body["message"]
-
-
-def rows(c, statement, **kw):
-    return data_of(ok(c.submit(statement, **kw)))
 
 
 def columns(body):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_emulator import c, data_of, make_token, server  # noqa: F401 - pytest fixtures
+from emulator_client import data_of, make_token, rows
 
 DOCS = {
     "null_ordering": "https://docs.snowflake.com/en/sql-reference/parameters#default-null-ordering "
@@ -40,10 +40,6 @@ def ok(c, statement, **kw):
     status, body = c.submit(statement, **kw)
     assert status == 200, body
     return body
-
-
-def rows(c, statement, **kw):
-    return data_of(ok(c, statement, **kw))
 
 
 def fails(c, statement, **kw):

@@ -13,13 +13,12 @@ import re
 import threading
 import time
 
-import duckdb
-
 from . import errors
-from .errors import Canceled, SnowflakeError
-from .objects import (already_exists, body_after, display, does_not_exist, key, option_value, parse_name, qualify,
-                      references, skip_parens, sql_name, wrong_type)
+from .errors import SnowflakeError
+from .objects import body_after, display, key, option_value, parse_name, qualify, references, skip_parens, sql_name
+from .registry import ObjectRegistry, transaction
 from .results import Result
+from .session import Session
 from .sqltext import TokenStream, quote_ident, to_duckdb, tokenize
 
 PROPERTIES = {"TARGET_LAG", "WAREHOUSE", "REFRESH_MODE", "INITIALIZE", "COMMENT", "DATA_RETENTION_TIME_IN_DAYS",
@@ -32,11 +31,6 @@ _CHOICES = {"REFRESH_MODE": ("AUTO", "FULL", "INCREMENTAL"), "INITIALIZE": ("ON_
 
 def _invalid_value(name, value):
     return SnowflakeError("002018", "22023", f"SQL compilation error:\ninvalid value ['{value}'] for parameter '{name}'")
-
-
-def _warehouse_missing(name):
-    return SnowflakeError("002003", "02000", f"SQL compilation error:\nWarehouse '{name}' does not exist or not "
-                                             "authorized.")
 
 
 class DynamicTable:
@@ -131,27 +125,14 @@ def _column_list(ts):
                 break
 
 
-class DynamicTables:
+class DynamicTables(ObjectRegistry):
+    KIND, NOUN, KEYWORDS, TABLE_LIKE = "DYNAMIC_TABLE", "Dynamic table", ("DYNAMIC", "TABLE"), True
+
     def __init__(self, engine):
-        self._engine = engine
-        self._lock = threading.Lock()
+        super().__init__(engine)
         self._refresh_lock = threading.RLock()   # refreshes (and their upstream cascades) one at a time
-        self._tables = {}
 
-    # ---- used by the engine and the admin API
-    def get(self, k):
-        with self._lock:
-            return self._tables.get(k)
-
-    def list(self):
-        with self._lock:
-            return [t.describe() for _, t in sorted(self._tables.items())]
-
-    def forget(self, database, schema=None):
-        with self._lock:
-            for k in [k for k in self._tables if k[0] == database.upper() and (schema is None or k[1] == schema.upper())]:
-                del self._tables[k]
-
+    # ---- used by the engine
     def read_only_error(self, parts):
         return SnowflakeError("091320", "0A000", f"SQL compilation error:\nDynamic table '{display(parts)}' cannot "
                                                  "be modified: its contents come only from refreshes of its query.")
@@ -174,46 +155,26 @@ class DynamicTables:
         _check_props(props)
         if "WAREHOUSE" not in props:
             raise SnowflakeError("001003", "42000", "SQL compilation error:\nMissing option(s): [WAREHOUSE]")
-        if not self._engine.warehouses.exists(props["WAREHOUSE"]):
-            raise _warehouse_missing(props["WAREHOUSE"])
+        self._check_warehouse(props["WAREHOUSE"])
         fq = qualify(session, parts, "CREATE DYNAMIC TABLE")
-        engine = self._engine
-        if not engine.database_exists(fq[0]):
-            raise does_not_exist("Database", fq[:1])
-        if not engine.schema_exists(fq[0], fq[1]):
-            raise does_not_exist("Schema", fq[:2])
+        self._check_schema(fq)
         k = key(fq)
         with self._refresh_lock:
-            existing = self.get(k)
-            other = "ICEBERG_TABLE" if engine.iceberg.get(k) is not None else engine.relation_kind(fq)
-            if existing is not None or other is not None:
-                if if_not_exists and not replace:
-                    return Result.status(f"{parts[-1]} already exists, statement succeeded.")
-                if not replace:
-                    raise already_exists(parts)
-                if existing is None:
-                    raise already_exists(parts, other)
+            answer = self._create_conflict(self.get(k), fq, parts, replace, if_not_exists)
+            if answer is not None:
+                return answer
             dt = DynamicTable(fq, query, columns, props, session.role)
             if dt.initialize == "ON_CREATE":
                 self._materialize(dt, ctx)
             else:
                 self._placeholder(dt, ctx)
             with self._lock:
-                self._tables[k] = dt
+                self._objects[k] = dt
         return Result.status(f"Dynamic table {parts[-1]} successfully created.")
 
     # ---- ALTER DYNAMIC TABLE [IF EXISTS] name REFRESH | SUSPEND | RESUME | SET ...
     def alter(self, session, sig, ctx):
-        ts = TokenStream(sig)
-        ts.accept("ALTER", "DYNAMIC", "TABLE")
-        if_exists = ts.accept("IF", "EXISTS")
-        parts = parse_name(ts)
-        action = ts.next()
-        if action is None or action.kind != "word":
-            raise SnowflakeError.syntax(f"unexpected '{action.text if action else '<EOF>'}'.")
-        verb = action.upper
-        fq = qualify(session, parts, "ALTER DYNAMIC TABLE")
-        dt = self.get(key(fq))
+        ts, if_exists, parts, verb, fq, dt = self._alter_target(session, sig)
         if verb == "REFRESH":
             ts.accept("COPY", "SESSION")
         elif verb == "SET":
@@ -242,8 +203,8 @@ class DynamicTables:
                     if down.suspended_by == "upstream":
                         down.state, down.suspended_by = "ACTIVE", None
         else:
-            if "WAREHOUSE" in props and not self._engine.warehouses.exists(props["WAREHOUSE"]):
-                raise _warehouse_missing(props["WAREHOUSE"])
+            if "WAREHOUSE" in props:
+                self._check_warehouse(props["WAREHOUSE"])
             if "REFRESH_MODE" in props or "INITIALIZE" in props:
                 raise SnowflakeError("001003", "42000", "SQL compilation error:\ninvalid property "
                                                         f"'{'REFRESH_MODE' if 'REFRESH_MODE' in props else 'INITIALIZE'}'"
@@ -255,34 +216,16 @@ class DynamicTables:
                 dt.comment = props.get("COMMENT", dt.comment)
         return Result.status("Statement executed successfully.")
 
-    def drop(self, session, sig, ctx):
-        ts = TokenStream(sig)
-        ts.accept("DROP", "DYNAMIC", "TABLE")
-        if_exists = ts.accept("IF", "EXISTS")
-        parts = parse_name(ts)
-        if not ts.at_end():
-            raise SnowflakeError.syntax(f"unexpected '{ts.peek().text}'.")
-        fq = qualify(session, parts, "DROP DYNAMIC TABLE")
-        with self._refresh_lock:
-            with self._lock:
-                dt = self._tables.pop(key(fq), None)
-            if dt is None:
-                self._missing(fq, parts, if_exists)
-                return Result.status(f"Drop statement executed successfully ({parts[-1]} already dropped).")
-            kind = self._engine.relation_kind(fq)
-            if kind is not None:
-                self._engine.run_internal([f"DROP {kind} {sql_name(fq)}"])
-        return Result.status(f"{parts[-1]} successfully dropped.")
+    # ---- DROP DYNAMIC TABLE [IF EXISTS] name (registry.py), under the refresh lock
+    def _exclusive(self):
+        return self._refresh_lock
 
-    # ---- internals
-    def _missing(self, fq, parts, if_exists):
-        if self._engine.iceberg.get(key(fq)) is not None:
-            raise wrong_type("ICEBERG_TABLE", "DYNAMIC_TABLE")
+    def _dropped(self, dt, fq):
         kind = self._engine.relation_kind(fq)
         if kind is not None:
-            raise wrong_type(kind, "DYNAMIC_TABLE")
-        if not if_exists:
-            raise does_not_exist("Dynamic table", parts)
+            self._engine.run_internal([f"DROP {kind} {sql_name(fq)}"])
+
+    # ---- internals
 
     def _upstream(self, dt):
         """Registered dynamic tables named in dt's query (resolved in dt's database and schema)."""
@@ -291,7 +234,7 @@ class DynamicTables:
             fq = tuple(parts) if len(parts) == 3 else (dt.fq[0],) + tuple(parts) if len(parts) == 2 \
                 else (dt.fq[0], dt.fq[1], parts[0])
             k = key(fq)
-            up = self._tables.get(k)
+            up = self._objects.get(k)
             if up is not None and up is not dt and up not in found:
                 found.append(up)
         return found
@@ -301,7 +244,7 @@ class DynamicTables:
         out, frontier = [], [dt]
         while frontier:
             current = frontier.pop()
-            for other in self._tables.values():
+            for other in self._objects.values():
                 if other is not dt and other not in out and current in self._upstream(other):
                     out.append(other)
                     frontier.append(other)
@@ -315,12 +258,10 @@ class DynamicTables:
             for up in upstream:
                 if id(up) not in done:
                     self._refresh_tree(up, ctx, done)
-        if not self._engine.warehouses.exists(dt.warehouse):
-            raise _warehouse_missing(dt.warehouse)
+        self._check_warehouse(dt.warehouse)
         self._materialize(dt, ctx)
 
     def _session(self, dt):
-        from .engine import Session  # engine imports this module
         session = Session(self._engine, "SYSTEM", dt.owner, None)
         try:
             session.start(dt.fq[0], dt.fq[1], None)
@@ -331,29 +272,10 @@ class DynamicTables:
 
     def _run(self, dt, ctx, statements, count=False):
         session = self._session(dt)
-        cur = session.cursor
-        ctx.attach(cur)
         try:
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                for sql in statements:
-                    cur.execute(sql)
-                cur.execute("COMMIT")
-            except BaseException:
-                try:
-                    cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                raise
-            return cur.execute(f"SELECT COUNT(*) FROM {sql_name(dt.fq)}").fetchone()[0] if count else None
-        except duckdb.InterruptException:
-            raise Canceled()
-        except duckdb.Error as e:
-            if ctx.cancel_event.is_set():
-                raise Canceled()
-            raise errors.from_duckdb(e, "REFRESH DYNAMIC TABLE")
+            return transaction(session.cursor, ctx, statements, "REFRESH DYNAMIC TABLE",
+                               f"SELECT COUNT(*) FROM {sql_name(dt.fq)}" if count else None)
         finally:
-            ctx.detach()
             session.close()
 
     def _drop_current(self, dt):

@@ -23,10 +23,9 @@ import time
 
 import duckdb
 
-from . import errors
-from .errors import Canceled, SnowflakeError
-from .objects import (display, does_not_exist, key, parse_admin_name, parse_name, qualify,
-                      sql_name, wrong_type)
+from .errors import SnowflakeError
+from .objects import display, key, parse_admin_name, qualify, sql_name
+from .registry import ObjectRegistry, transaction
 from .results import Result
 from .sqltext import TokenStream, quote_ident, string_value
 
@@ -70,11 +69,11 @@ class IcebergTable:
                 "last_refreshed": self.last_refreshed}
 
 
-class IcebergTables:
+class IcebergTables(ObjectRegistry):
+    KIND, NOUN, KEYWORDS, TABLE_LIKE = "ICEBERG_TABLE", "Table", ("ICEBERG", "TABLE"), True
+
     def __init__(self, engine):
-        self._engine = engine
-        self._lock = threading.Lock()
-        self._tables = {}
+        super().__init__(engine)
         self._volumes = {}            # name -> [storage location {NAME, STORAGE_PROVIDER, STORAGE_BASE_URL, ..}]
         self._seq = 0
 
@@ -150,27 +149,18 @@ class IcebergTables:
         return locations[0]["STORAGE_BASE_URL"] if locations else None
 
     # ---- used by the engine
-    def get(self, k):
-        with self._lock:
-            return self._tables.get(k)
-
     def forget(self, database, schema=None):
         """The database (or schema) was dropped or replaced: its tables and snapshots go with it."""
-        with self._lock:
-            gone = [k for k in self._tables if k[0] == database.upper() and (schema is None or k[1] == schema.upper())]
-            tables = [self._tables.pop(k) for k in gone]
+        tables = super().forget(database, schema)
         for t in tables:
             self._drop_snapshots(t.snapshots.values())
+        return tables
 
     def read_only_error(self, parts):
         return SnowflakeError("091319", "0A000", f"SQL compilation error:\nIceberg table '{display(parts)}' uses "
                                                  "an external catalog: it is read-only and cannot be modified.")
 
     # ---- admin API
-    def list(self):
-        with self._lock:
-            return [t.describe() for _, t in sorted(self._tables.items())]
-
     def register_table(self, body):
         if not isinstance(body, dict):
             raise ValueError("body must be an object")
@@ -202,8 +192,8 @@ class IcebergTables:
                              f"CREATE OR REPLACE TABLE {sql_name(fq)} ({cols})"], translate=True)
         table = IcebergTable(fq, catalog, [list(c) for c in columns], volume)
         with self._lock:
-            old = self._tables.get(key(fq))
-            self._tables[key(fq)] = table
+            old = self._objects.get(key(fq))
+            self._objects[key(fq)] = table
         if old is not None:
             self._drop_snapshots(old.snapshots.values())
         return table.describe()
@@ -282,12 +272,9 @@ class IcebergTables:
             except duckdb.Error:
                 pass
 
-    # ---- SQL: ALTER ICEBERG TABLE [IF EXISTS] name REFRESH ['path'], DROP ICEBERG TABLE
+    # ---- SQL: ALTER ICEBERG TABLE [IF EXISTS] name REFRESH ['path'], DROP ICEBERG TABLE (registry.py)
     def alter(self, session, sig, ctx):
-        ts = TokenStream(sig)
-        ts.accept("ALTER", "ICEBERG", "TABLE")
-        if_exists = ts.accept("IF", "EXISTS")
-        parts = parse_name(ts)
+        ts, if_exists, parts = self._target(sig, "ALTER")
         action = ts.next()
         if action is None:
             raise SnowflakeError.syntax("unexpected '<EOF>'.")
@@ -339,52 +326,13 @@ class IcebergTables:
     def _load(self, table, hidden, ctx):
         """Make the visible table hold exactly the snapshot's rows (one transaction)."""
         cur = self._engine.cursor()
-        ctx.attach(cur)
         try:
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                cur.execute(f"DELETE FROM {sql_name(table.fq)}")
-                cur.execute(f"INSERT INTO {sql_name(table.fq)} SELECT * FROM {hidden}")
-                cur.execute("COMMIT")
-            except BaseException:
-                try:
-                    cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                raise
-        except duckdb.InterruptException:
-            raise Canceled()
-        except duckdb.Error as e:
-            if ctx.cancel_event.is_set():
-                raise Canceled()
-            raise errors.from_duckdb(e, "ALTER ICEBERG TABLE")
+            transaction(cur, ctx, [f"DELETE FROM {sql_name(table.fq)}",
+                                   f"INSERT INTO {sql_name(table.fq)} SELECT * FROM {hidden}"], "ALTER ICEBERG TABLE")
         finally:
-            ctx.detach()
             cur.close()
 
-    def _missing(self, fq, parts, if_exists):
-        if self._engine.dynamic.get(key(fq)) is not None:
-            raise wrong_type("DYNAMIC_TABLE", "ICEBERG_TABLE")
-        kind = self._engine.relation_kind(fq)
-        if kind is not None:
-            raise wrong_type(kind, "ICEBERG_TABLE")
-        if not if_exists:
-            raise does_not_exist("Table", parts)
-
-    def drop(self, session, sig, ctx):
-        ts = TokenStream(sig)
-        ts.accept("DROP", "ICEBERG", "TABLE")
-        if_exists = ts.accept("IF", "EXISTS")
-        parts = parse_name(ts)
-        if not ts.at_end():
-            raise SnowflakeError.syntax(f"unexpected '{ts.peek().text}'.")
-        fq = qualify(session, parts, "DROP ICEBERG TABLE")
-        with self._lock:
-            table = self._tables.pop(key(fq), None)
-        if table is None:
-            self._missing(fq, parts, if_exists)
-            return Result.status(f"Drop statement executed successfully ({parts[-1]} already dropped).")
+    def _dropped(self, table, fq):
         self._drop_snapshots(table.snapshots.values())
         self._engine.run_internal([f"DROP TABLE IF EXISTS {sql_name(fq)}"])
-        return Result.status(f"{parts[-1]} successfully dropped.")
 

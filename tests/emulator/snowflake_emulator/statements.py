@@ -9,9 +9,9 @@ import traceback
 import uuid
 
 from .principals import Principal
-from .engine import ExecContext
 from .errors import Canceled, SnowflakeError, canceled_error, timeout_error
 from .results import Column, Result
+from .session import ExecContext
 
 MULTI_TEXT = "Multiple statements executed successfully."
 

@@ -19,17 +19,13 @@ import traceback
 import uuid
 
 from .errors import Canceled, SnowflakeError, timeout_error
-from .objects import (already_exists, body_after, display, does_not_exist, key, option_value, parse_name, qualify,
-                      skip_parens)
+from .objects import body_after, display, does_not_exist, key, option_value, parse_name, qualify, skip_parens
+from .registry import ObjectRegistry
 from .results import Result
+from .session import ExecContext
 from .sqltext import TokenStream
 
 _graph_ids = itertools.count(1)
-
-
-def _warehouse_missing(name):
-    return SnowflakeError("002003", "02000", f"SQL compilation error:\nWarehouse '{name}' does not exist or not "
-                                             "authorized.")
 
 
 class Run:
@@ -137,32 +133,19 @@ def _parse_options(session, ts, stop_at_as):
             raise SnowflakeError.syntax(f"unexpected '{tok.text}'.")
 
 
-class Tasks:
+class Tasks(ObjectRegistry):
+    KIND, NOUN, KEYWORDS = "TASK", "Task", ("TASK",)
+
     def __init__(self, engine):
-        self._engine = engine
-        self._lock = threading.Lock()
-        self._tasks = {}
+        super().__init__(engine)
         self._running = set()       # ExecContexts of runs in progress
         self._closed = False
 
     # ---- used by the engine and the admin API
-    def get(self, k):
-        with self._lock:
-            return self._tasks.get(k)
-
-    def list(self):
-        with self._lock:
-            return [t.describe() for _, t in sorted(self._tasks.items())]
-
     def history(self):
         """[(task fq, Run)] of every task's runs, for INFORMATION_SCHEMA.TASK_HISTORY."""
         with self._lock:
-            return [(t.fq, r) for _, t in sorted(self._tasks.items()) for r in t.runs]
-
-    def forget(self, database, schema=None):
-        with self._lock:
-            for k in [k for k in self._tasks if k[0] == database.upper() and (schema is None or k[1] == schema.upper())]:
-                del self._tasks[k]
+            return [(t.fq, r) for _, t in sorted(self._objects.items()) for r in t.runs]
 
     def close(self):
         with self._lock:
@@ -184,22 +167,16 @@ class Tasks:
         if not body:
             raise SnowflakeError.syntax("unexpected '<EOF>'.")
         fq = qualify(session, parts, "CREATE TASK")
-        engine = self._engine
-        if not engine.database_exists(fq[0]):
-            raise does_not_exist("Database", fq[:1])
-        if not engine.schema_exists(fq[0], fq[1]):
-            raise does_not_exist("Schema", fq[:2])
-        if props.get("WAREHOUSE") is not None and not engine.warehouses.exists(props["WAREHOUSE"]):
-            raise _warehouse_missing(props["WAREHOUSE"])
+        self._check_schema(fq)
+        if props.get("WAREHOUSE") is not None:
+            self._check_warehouse(props["WAREHOUSE"])
         predecessors = self._resolve(session, after or [])
         k = key(fq)
-        with self._lock:
-            if k in self._tasks:
-                if if_not_exists and not replace:
-                    return Result.status(f"{parts[-1]} already exists, statement succeeded.")
-                if not replace:
-                    raise already_exists(parts)
-            self._tasks[k] = Task(fq, session.role, props, predecessors, condition, body)
+        with self._lock:  # check and insert at once; tasks have their own names, so no other lookup runs
+            answer = self._create_conflict(self._objects.get(k), fq, parts, replace, if_not_exists)
+            if answer is not None:
+                return answer
+            self._objects[k] = Task(fq, session.role, props, predecessors, condition, body)
         return Result.status(f"Task {parts[-1]} successfully created.")
 
     def _resolve(self, session, names):
@@ -213,20 +190,10 @@ class Tasks:
 
     # ---- ALTER TASK [IF EXISTS] name RESUME | SUSPEND | SET .. | UNSET .. | MODIFY AS .. | ADD/REMOVE AFTER ..
     def alter(self, session, sig, ctx):
-        ts = TokenStream(sig)
-        ts.accept("ALTER", "TASK")
-        if_exists = ts.accept("IF", "EXISTS")
-        parts = parse_name(ts)
-        action = ts.next()
-        if action is None or action.kind != "word":
-            raise SnowflakeError.syntax(f"unexpected '{action.text if action else '<EOF>'}'.")
-        verb = action.upper
-        fq = qualify(session, parts, "ALTER TASK")
-        task = self.get(key(fq))
+        ts, if_exists, parts, verb, fq, task = self._alter_target(session, sig)
         if task is None:
-            if if_exists:
-                return Result.status("Statement executed successfully.")
-            raise does_not_exist("Task", parts)
+            self._missing(fq, parts, if_exists)
+            return Result.status("Statement executed successfully.")
         if verb in ("RESUME", "SUSPEND"):
             if not ts.at_end():
                 raise SnowflakeError.syntax(f"unexpected '{ts.peek().text}'.")
@@ -234,8 +201,8 @@ class Tasks:
                 task.state = "started" if verb == "RESUME" else "suspended"
         elif verb == "SET":
             props, _, _, _ = _parse_options(session, ts, stop_at_as=False)
-            if props.get("WAREHOUSE") is not None and not self._engine.warehouses.exists(props["WAREHOUSE"]):
-                raise _warehouse_missing(props["WAREHOUSE"])
+            if props.get("WAREHOUSE") is not None:
+                self._check_warehouse(props["WAREHOUSE"])
             with self._lock:
                 task.props.update(props)
                 task.warehouse = task.props.get("WAREHOUSE")
@@ -273,21 +240,7 @@ class Tasks:
             raise SnowflakeError.unsupported(f"ALTER TASK {verb}")
         return Result.status("Statement executed successfully.")
 
-    def drop(self, session, sig, ctx):
-        ts = TokenStream(sig)
-        ts.accept("DROP", "TASK")
-        if_exists = ts.accept("IF", "EXISTS")
-        parts = parse_name(ts)
-        if not ts.at_end():
-            raise SnowflakeError.syntax(f"unexpected '{ts.peek().text}'.")
-        fq = qualify(session, parts, "DROP TASK")
-        with self._lock:
-            task = self._tasks.pop(key(fq), None)
-        if task is None:
-            if if_exists:
-                return Result.status(f"Drop statement executed successfully ({parts[-1]} already dropped).")
-            raise does_not_exist("Task", parts)
-        return Result.status(f"{parts[-1]} successfully dropped.")
+    # ---- DROP TASK [IF EXISTS] name: registry.py
 
     # ---- EXECUTE TASK name [RETRY LAST] [USING CONFIG = '..']
     # Snowflake, EXECUTE TASK: "Manually triggers an asynchronous single run of a task"; its syntax
@@ -336,7 +289,7 @@ class Tasks:
         """Record a SCHEDULED run (call with self._lock held)."""
         run = Run(graph.id, graph.attempt, graph.scheduled_from, graph.run_id, graph.root_id)
         graph.runs[k] = run
-        task = self._tasks.get(k)
+        task = self._objects.get(k)
         if task is not None:
             task.runs.append(run)
         return run
@@ -351,7 +304,7 @@ class Tasks:
                     if graph.runs[k].state != "SUCCEEDED" or self._closed:
                         continue
                     done = graph.succeeded()
-                    for ck, child in sorted(self._tasks.items()):
+                    for ck, child in sorted(self._objects.items()):
                         preds = [p for p, _ in child.predecessors]
                         if k in preds and child.state == "started" and ck not in graph.runs and \
                                 all(p in done for p in preds):
@@ -362,10 +315,9 @@ class Tasks:
                 graph.done = True
 
     def _run_one(self, k, run):
-        from .engine import ExecContext  # engine imports this module
         ctx = ExecContext()
         with self._lock:
-            task = self._tasks.get(k)
+            task = self._objects.get(k)
             if task is None or self._closed:
                 run.state, run.completed = "FAILED", time.time()
                 run.error = "Task was dropped before it ran." if task is None else "SQL execution canceled"

@@ -44,7 +44,7 @@ PROPERTIES = {
 _ACTIONS = {"SUSPEND", "RESUME", "SET", "UNSET", "RENAME", "ABORT"}
 
 
-def _does_not_exist(name):
+def warehouse_missing(name):
     return SnowflakeError("002003", "02000", f"SQL compilation error:\nWarehouse '{name}' does not exist or not authorized.")
 
 
@@ -282,7 +282,7 @@ class Warehouses:
             if wh is None:
                 if if_exists:
                     return _ok()
-                raise _does_not_exist(name)
+                raise warehouse_missing(name)
             wh.refresh()
             if action == "RESUME":
                 if_suspended = ts.accept("IF", "SUSPENDED")
@@ -331,7 +331,7 @@ class Warehouses:
         if not self.exists(name):
             if if_exists:
                 return _ok()
-            raise _does_not_exist(name)
+            raise warehouse_missing(name)
         monitoring.abort_warehouse(session, name)
         return _ok()
 
@@ -347,7 +347,7 @@ class Warehouses:
             if wh is None:
                 if if_exists:
                     return Result.status(f"Drop statement executed successfully ({name} already dropped).")
-                raise _does_not_exist(name)
+                raise warehouse_missing(name)
             if wh.state == "STARTED":
                 wh.stop()
         return Result.status(f"{name} successfully dropped.")
