@@ -215,6 +215,39 @@ async fn a_stop_from_the_console_mid_merge_is_cleaned_up_by_finalize() {
         "the cancelled MERGE applied nothing"
     );
 
+    // The ledger and the report know how it ended: stopped mid-merge, the warehouse put back.
+    let config = pipeline::Config::load(&world.config_path).unwrap();
+    let ledger = postetl_cli::report::LedgerSource {
+        client: &world.env.snowflake,
+        table: &config.ledger_table,
+        warehouse: "POSTETL_WH",
+    };
+    let report =
+        postetl_cli::report::fetch(&workflow.sfn, &execution, Some(ledger), &config.prices)
+            .await
+            .unwrap();
+    assert_eq!(report.status, "ABORTED");
+    let run_row = report
+        .statements
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|r| r.step == "run")
+        .expect("finalize wrote the run's row")
+        .clone();
+    assert_eq!(
+        (run_row.status.as_str(), run_row.error.as_deref()),
+        ("failed", Some("Execution.Stopped")),
+        "{run_row:?}"
+    );
+    let merges = report
+        .timeline
+        .rows
+        .iter()
+        .find(|r| r.name == "RunMerges")
+        .unwrap();
+    assert!(merges.failed(), "the stopped step is marked: {merges:?}");
+
     // A replay of the same Glue event re-runs what was cancelled, under a new request id, and
     // gets the earlier answers for what succeeded.
     let again = replay(&workflow, "stopped-replayed", "jr_stopped").await;

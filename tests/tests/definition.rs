@@ -155,13 +155,15 @@ fn the_state_names_others_rely_on_stay() {
     ] {
         assert!(asl["States"].get(name).is_some(), "{name}");
     }
-    // The warehouse Lambda finds out itself what this run resumed or resized (SHAPES.md).
+    // The warehouse Lambda finds out itself what this run resumed or resized (SHAPES.md); the
+    // state machine adds only what the ledger's run row needs: when the run started, what failed.
     for (name, cancel) in [("SuspendWarehouse", false), ("SuspendAfterFailure", true)] {
-        assert_eq!(
-            asl["States"][name]["Parameters"]["Payload"],
-            serde_json::json!({"run.$": "$.plan.run", "action": "suspend", "cancelRunning": cancel}),
-            "{name}"
-        );
+        let mut want = serde_json::json!({"run.$": "$.plan.run", "action": "suspend",
+            "cancelRunning": cancel, "runStarted.$": "$$.Execution.StartTime"});
+        if cancel {
+            want["failure.$"] = serde_json::json!("$.failure");
+        }
+        assert_eq!(asl["States"][name]["Parameters"]["Payload"], want, "{name}");
     }
     let mocks: Value = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("statemachine/mock-config.json")).unwrap(),

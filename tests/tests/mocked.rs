@@ -93,8 +93,10 @@ async fn happy_path(engine: Engine) {
     assert_eq!(
         merges,
         [
-            json!({"merge": "customers", "rowsInserted": 2, "rowsUpdated": 0, "rowsDeleted": 0}),
-            json!({"merge": "orders", "rowsInserted": 3, "rowsUpdated": 1, "rowsDeleted": 0}),
+            json!({"merge": "customers", "rowsInserted": 2, "rowsUpdated": 0, "rowsDeleted": 0,
+                   "fromEarlierRun": false}),
+            json!({"merge": "orders", "rowsInserted": 3, "rowsUpdated": 1, "rowsDeleted": 0,
+                   "fromEarlierRun": false}),
         ]
     );
     assert_eq!(output["plan"]["merges"], json!(["orders", "customers"]));
@@ -200,9 +202,11 @@ async fn lambda_unknown_is_not_retried_and_takes_the_failure_path(engine: Engine
     let f = run_case(engine, "LambdaUnknownNotRetried").await;
     assert_eq!(f.status, "FAILED", "{f:?}");
     assert_eq!(f.error.as_deref(), Some("Lambda.Unknown"));
-    assert_eq!(
-        count(&f, "TaskScheduled"),
-        count(&f, "TaskStateEntered"),
+    // Not invoked again: one failed attempt, and no task scheduled more than once per entry (an
+    // iteration the Map stopped after the failure may have entered its task without scheduling it).
+    assert_eq!(count(&f, "TaskFailed"), 1, "{:?}", f.events);
+    assert!(
+        count(&f, "TaskScheduled") <= count(&f, "TaskStateEntered"),
         "a function timeout is not invoked again: {:?}",
         f.events
     );

@@ -218,6 +218,9 @@ pub struct Step<'a> {
     sent: Mutex<Sent>,
 }
 
+/// Snowflake's error code for an object that does not exist (or is not authorized).
+const OBJECT_DOES_NOT_EXIST: &str = "002003";
+
 /// Snowflake's and this host's clocks may differ a little: a statement counts as started by an
 /// earlier request only when it started at least this long before this one was sent.
 const CLOCK_MARGIN: Duration = Duration::from_millis(250);
@@ -287,7 +290,7 @@ impl Step<'_> {
     }
 
     /// Writes `entries` to the run ledger (see [`crate::ledger`]): best effort, bounded, never in
-    /// a dry run. Creates the ledger the first time a process writes to it.
+    /// a dry run. One statement; the ledger is created when Snowflake says it does not exist.
     pub async fn record(&self, entries: Vec<Entry>) {
         self.record_as(self.step, entries).await
     }
@@ -303,32 +306,33 @@ impl Step<'_> {
         let table = &config.ledger_table;
         let budget = self.budget.min(Duration::from_secs(30));
         let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (sql, bindings) =
+            crate::ledger::merge_statement(table, self.run, step, self.started, &sent, &entries);
+        let statement = bindings
+            .into_iter()
+            .fold(self.tagged(sql, "ledger"), Statement::bind);
         let write = async {
-            self.env
-                .ledger_ready
-                .get_or_try_init(|| async {
-                    for sql in crate::ledger::create_sql(table) {
-                        self.env
-                            .snowflake
-                            .query(&self.tagged(sql, "ledger"), budget)
-                            .await?;
-                    }
-                    Ok::<(), StepError>(())
-                })
-                .await?;
-            let (sql, bindings) = crate::ledger::merge_statement(
-                table,
-                self.run,
-                step,
-                self.started,
-                &sent,
-                &entries,
-            );
-            let statement = bindings
-                .into_iter()
-                .fold(self.tagged(sql, "ledger"), Statement::bind);
-            self.env.snowflake.query(&statement, budget).await?;
-            Ok::<(), StepError>(())
+            match self.env.snowflake.query(&statement, budget).await {
+                // The ledger does not exist yet: make it, once per process, and write again.
+                Err(snowflake::Error::Sql { code, .. }) if code == OBJECT_DOES_NOT_EXIST => {
+                    self.env
+                        .ledger_ready
+                        .get_or_try_init(|| async {
+                            for sql in crate::ledger::create_sql(table) {
+                                self.env
+                                    .snowflake
+                                    .query(&self.tagged(sql, "ledger"), budget)
+                                    .await?;
+                            }
+                            Ok::<(), StepError>(())
+                        })
+                        .await?;
+                    self.env.snowflake.query(&statement, budget).await?;
+                    Ok(())
+                }
+                Err(e) => Err(StepError::from(e)),
+                Ok(_) => Ok(()),
+            }
         };
         if let Err(e) = write.await {
             tracing::warn!(step = self.step, ledger = %table, error = %e, "could not write the run ledger");

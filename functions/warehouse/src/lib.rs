@@ -46,19 +46,9 @@ pub async fn handle(
     let step = env.step(&request.run, "warehouse", event.context.deadline())?;
     // Boxed: the two futures nested in the runtime's layers overflow rustc's type depth limit.
     match request.action {
-        WarehouseAction::Resume => {
-            let result = Box::pin(resume(&step)).await;
-            let finish = step.finish("resume", result, |r| {
-                let mut entry = Entry::new("resume", ledger::Status::Done);
-                entry.detail = Some(format!(
-                    "resumed: {}; size before: {}",
-                    r.resumed,
-                    r.previous_size.as_deref().unwrap_or("unchanged")
-                ));
-                vec![entry]
-            });
-            Box::pin(finish).await
-        }
+        // The resume writes no ledger row: the run's row (written when the warehouse is put back)
+        // says what the warehouse did, and the resume stays one statement on a cold start.
+        WarehouseAction::Resume => Box::pin(resume(&step)).await,
         WarehouseAction::Suspend => {
             let ending = match (&request.failure, request.cancel_running) {
                 (Some(f), _) => Ending::Failed {
