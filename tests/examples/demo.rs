@@ -84,14 +84,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "[run] replaying {} as execution {execution}\n",
         event_path.display()
     );
-    let top = postetl_cli::top_level_states(&definition(&workflow.topic_arn));
     let mut out = std::io::stdout();
+    let options = postetl_cli::Options {
+        limit: Duration::from_secs(300),
+        live: std::io::IsTerminal::is_terminal(&out),
+        ..Default::default()
+    };
     let summary = postetl_cli::watch(
         &workflow.sfn,
         &execution,
-        &top,
+        postetl_cli::Definition::parse(&definition(&workflow.topic_arn)),
         &mut out,
-        Duration::from_secs(300),
+        &options,
     )
     .await?;
     postetl_cli::print_summary(&summary, &mut out)?;

@@ -1,12 +1,24 @@
-//! The `postetl` binary as a user runs it: one clear line and a non-zero status on error.
+//! The `postetl` binary as a user runs it: one clear message, a hint, and an exit code that says
+//! what went wrong; `watch` telling how each step ended, on mocked executions.
 
 use postetl_tests::LocalAws;
 use postetl_tests::workflow::Workflow;
 use std::process::{Command, Output};
 
+/// Runs `postetl` from the repository root with no AWS settings of the caller's (no profile, no
+/// instance metadata) and `env` on top.
 fn postetl(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_postetl"));
     command.args(args).current_dir(postetl_tests::repo_root());
+    for (k, _) in
+        std::env::vars().filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("POSTETL_"))
+    {
+        command.env_remove(k);
+    }
+    command
+        .env("AWS_CONFIG_FILE", "/nonexistent/postetl-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/postetl-test")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -28,7 +40,8 @@ fn validate_and_input() {
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[pipelines.x]\nglue_jobs = []\nwarehouse = \"W;\"\n").unwrap();
     let out = postetl(&["validate", "--config", bad.to_str().unwrap()], &[]);
-    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
         err.starts_with("postetl: ") && err.contains("2 problem(s)"),
@@ -59,25 +72,108 @@ fn validate_and_input() {
         &["replay", "no/such/event.json", "--state-machine", "arn:x"],
         &[],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("postetl: reading no/such/event.json"));
 }
 
-#[tokio::test]
-async fn replay_and_watch_a_mocked_execution() {
-    let mocks = postetl_tests::repo_root().join("statemachine/mock-config.json");
-    let aws = LocalAws::start_with(None, Some(&mocks));
-    let workflow = Workflow::deploy(&aws).await;
+#[test]
+fn names_are_checked_before_anything_starts() {
+    // No AWS endpoint at all: a name check that passed would fail later with exit code 3.
+    let arn = (
+        "POSTETL_STATE_MACHINE_ARN",
+        "arn:aws:states:us-east-1:1:stateMachine:x".to_string(),
+    );
+    let out = postetl(&["start", "nosuch"], std::slice::from_ref(&arn));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "postetl: no pipeline \"nosuch\" in statemachine/pipelines.toml (it has: orders)"
+    );
+    let out = postetl(&["input", "orders", "--tables", "ORDRES"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no Iceberg table \"ORDRES\""));
+    let out = postetl(&["start", "orders", "--tables", "nope"], &[arn]);
+    assert_eq!(out.status.code(), Some(2));
+    // Usage errors are clap's, with code 2 as well.
+    let out = postetl(&["start", "orders"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--state-machine <ARN>"),
+        "{}",
+        text(&out.stderr)
+    );
+    let help = text(&postetl(&["--help"], &[]).stdout);
+    assert!(
+        help.contains("Exit codes:") && help.contains("3  could not reach AWS"),
+        "{help}"
+    );
+    let help = text(&postetl(&["start", "--help"], &[]).stdout);
+    assert!(help.contains("[env: POSTETL_STATE_MACHINE_ARN=]"), "{help}");
+}
+
+#[test]
+fn aws_errors_print_once_with_a_hint_and_exit_3() {
+    // A port nothing listens on: bind one, note it, let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let env = [
-        ("AWS_ENDPOINT_URL", aws.url().to_string()),
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_ACCESS_KEY_ID", "test".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
         (
             "POSTETL_STATE_MACHINE_ARN",
-            format!("{}#HappyPath", workflow.arn),
+            "arn:aws:states:us-east-1:123456789012:stateMachine:x".to_string(),
         ),
     ];
+    let out = postetl(&["start", "orders"], &env);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.starts_with("postetl: StartExecution: "), "{err}");
+    assert_eq!(err.matches("postetl:").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "hint: could not reach Step Functions; AWS_ENDPOINT_URL is http://127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+
+    // No credentials anywhere.
+    let out = postetl(
+        &["start", "orders"],
+        &[env[0].clone(), env[1].clone(), env[4].clone()],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("hint: set AWS_PROFILE"), "{err}");
+
+    // No region.
+    let out = postetl(&["watch", "arn:x"], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("hint: set AWS_REGION"), "{err}");
+}
+
+#[tokio::test]
+async fn replay_and_watch_mocked_executions() {
+    let mocks = postetl_tests::repo_root().join("statemachine/mock-config.json");
+    let aws = LocalAws::start_with(None, Some(&mocks));
+    let workflow = Workflow::deploy(&aws).await;
+    let env = |case: &str| {
+        vec![
+            ("AWS_ENDPOINT_URL", aws.url().to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            (
+                "POSTETL_STATE_MACHINE_ARN",
+                format!("{}#{case}", workflow.arn),
+            ),
+        ]
+    };
     let out = postetl(
         &[
             "replay",
@@ -86,24 +182,78 @@ async fn replay_and_watch_a_mocked_execution() {
             "cli-1",
             "--watch",
         ],
-        &env,
+        &env("HappyPath"),
     );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("✓ RunMerges"), "{stdout}");
+    assert!(stdout.contains("(2 merges)"), "{stdout}");
     assert!(stdout.contains("status         SUCCEEDED"), "{stdout}");
+    assert!(stdout.contains("rows merged    5 inserted"), "{stdout}");
     assert!(
         stdout.contains("checks         6 passed, 0 warned, 0 failed"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("(the execution, start to stop)"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().all(|l| l.chars().count() <= 80), "{stdout}");
 
-    let failing = [(
-        "POSTETL_STATE_MACHINE_ARN",
-        format!("{}#MergeSqlError", workflow.arn),
-    )];
-    let env: Vec<_> = env[..4].iter().cloned().chain(failing).collect();
-    let out = postetl(&["start", "orders", "--name", "cli-2", "--watch"], &env);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("error          Snowflake.SqlError"));
+    // A SQL error: the step is marked failed with the error, never retried, in words.
+    let out = postetl(&["start", "orders", "--watch"], &env("MergeSqlError"));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("✗ RunMerges"), "{stdout}");
+    assert!(!stdout.contains("✓ RunMerges"), "{stdout}");
+    assert!(
+        stdout.contains("Merge orders: Snowflake.SqlError, failed, not retried (the definition\n")
+            && stdout.contains("        never retries it)\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("invalid identifier 'STATUS'"), "{stdout}");
+    assert!(
+        stdout.contains("error          Snowflake.SqlError (in RunMerges)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("retried if transient"), "{stdout}");
     assert_eq!(text(&out.stderr).trim(), "postetl: execution ended FAILED");
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("arn:aws:states:us-east-1:123456789012:execution:post-etl:orders-")
+    );
+
+    // Throttled twice, then done: said so, and the step succeeded.
+    let out = postetl(
+        &["start", "orders", "--watch"],
+        &env("MergeThrottledThenSucceeds"),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("✓ RunMerges"), "{stdout}");
+    // The mock throttles each of the two merges once.
+    assert_eq!(
+        stdout
+            .matches("Snowflake.Throttled, retried once, then succeeded")
+            .count(),
+        2,
+        "{stdout}"
+    );
+
+    // The quality gate: the cause names the rule.
+    let out = postetl(&["start", "orders", "--watch"], &env("QualityStop"));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("✗ CheckDataQuality"), "{stdout}");
+    assert!(
+        stdout.contains("rule orders_amount_not_null (error): 1 rows with AMOUNT NULL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("checks         5 passed, 0 warned, 1 failed"),
+        "{stdout}"
+    );
 }
