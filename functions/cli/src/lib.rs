@@ -1,6 +1,7 @@
 //! The `postetl` command line's pieces, reusable by the local demo: console inputs, names checked
 //! against the config, and following an execution step by step.
 
+pub mod compile;
 pub mod definition;
 pub mod failure;
 pub mod names;

@@ -43,6 +43,12 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Print every statement a run of the pipeline would send to Snowflake, in order, without
+    /// sending anything.
+    Compile {
+        /// The pipeline's name in the config, e.g. orders.
+        pipeline: String,
+    },
     /// Follow an execution step by step until it ends.
     Watch {
         /// The execution's ARN, as `start` and `replay` print it.
@@ -124,6 +130,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::new(Exit::BadInput, e.to_string()))?;
             let name = pipeline.name.clone();
             start(input, &name, target).await
+        }
+        Command::Compile { pipeline } => {
+            let config = load(&config_path)?;
+            let found = postetl_cli::names::check_start(
+                &config,
+                &config_path.display().to_string(),
+                &pipeline,
+                &[],
+            )
+            .map_err(|e| Failure::new(Exit::BadInput, e.to_string()))?;
+            let script = postetl_cli::compile::script(&config, found)
+                .map_err(|e| Failure::new(Exit::BadInput, e.to_string()))?;
+            print!("{script}");
+            Ok(())
         }
         Command::Watch { execution_arn } => watch(&sfn().await?, &execution_arn).await,
     }
