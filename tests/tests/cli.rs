@@ -87,3 +87,147 @@ async fn compile_prints_what_a_run_sends_in_order() {
         "only {sent} statements of the run were found in the log: {log}"
     );
 }
+
+/// The `postetl` binary (built by `cargo build --bins`) run from the repository root, with only
+/// the AWS and Snowflake settings given.
+fn postetl(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let bin = postetl_tests::repo_root().join("target/debug/postetl");
+    let mut command = std::process::Command::new(&bin);
+    command.args(args).current_dir(postetl_tests::repo_root());
+    for (k, _) in std::env::vars().filter(|(k, _)| {
+        k.starts_with("AWS_") || k.starts_with("POSTETL_") || k.starts_with("SNOWFLAKE_")
+    }) {
+        command.env_remove(k);
+    }
+    command
+        .env("AWS_CONFIG_FILE", "/nonexistent/postetl-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/postetl-test")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo build --bins` first)", bin.display()))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn debug_says_what_is_wrong() {
+    let world = World::start().await;
+    let env = [
+        ("AWS_ENDPOINT_URL", world.aws.url().to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("SNOWFLAKE_BASE_URL", world.emulator.url().to_string()),
+    ];
+    let config = world.config_path.display().to_string();
+    let fingerprint = snowflake::PrivateKey::from_pem(&world.key.private_pem, None)
+        .unwrap()
+        .fingerprint()
+        .to_string();
+
+    let out = postetl(&["debug", "--config", &config], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("✓ secret       postetl/snowflake: account"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&fingerprint), "{stdout}");
+    assert!(
+        stdout.contains("✓ connection   authenticated, with role POSTETL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ warehouse    POSTETL_WH (orders): SUSPENDED"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  - tables       not checked"), "{stdout}");
+    assert!(stdout.lines().all(|l| l.chars().count() <= 80), "{stdout}");
+    // Debug woke nothing.
+    assert_eq!(world.emulator.warehouses().await[0]["state"], "SUSPENDED");
+
+    let out = postetl(&["debug", "--config", &config, "--use-warehouse"], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("✓ table        \"ANALYTICS\".\"CORE\".\"ORDERS\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ table        \"LAKE\".\"RAW\".\"ORDERS\""),
+        "{stdout}"
+    );
+
+    // A table that is not there.
+    world.emulator.sql("DROP TABLE ANALYTICS.CORE.ORDERS").await;
+    let out = postetl(&["debug", "--config", &config, "--use-warehouse"], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ table        \"ANALYTICS\".\"CORE\".\"ORDERS\": "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Object 'ORDERS' does not exist"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the role needs SELECT, INSERT,"),
+        "{stdout}"
+    );
+    assert_eq!(text(&out.stderr).trim(), "postetl: 1 check(s) failed");
+
+    // A warehouse that is not there.
+    let broken = world.config_path.parent().unwrap().join("broken.toml");
+    let toml = std::fs::read_to_string(&world.config_path).unwrap();
+    std::fs::write(&broken, toml.replace("POSTETL_WH", "NOPE_WH")).unwrap();
+    let out = postetl(&["debug", "--config", broken.to_str().unwrap()], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ warehouse    NOPE_WH (orders) does not exist or role POSTETL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("GRANT USAGE, OPERATE ON WAREHOUSE \"NOPE_WH\" TO ROLE POSTETL"),
+        "{stdout}"
+    );
+
+    // Snowflake knows another key: the connection fails, and the fingerprint to compare is shown.
+    let other = postetl_tests::TestKey::generate();
+    world
+        .emulator
+        .set_keys("XY12345", "SVC_POSTETL", Some(&other.public_pem), None)
+        .await;
+    let out = postetl(&["debug", "--config", &config], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&fingerprint), "{stdout}");
+    assert!(
+        stdout.contains("✗ connection   Snowflake.Unauthorized"),
+        "{stdout}"
+    );
+
+    // No such secret.
+    let out = postetl(
+        &["debug", "--config", &config, "--secret-id", "nosuch"],
+        &env,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ secret       nosuch: GetSecretValue: ResourceNotFoundException"),
+        "{stdout}"
+    );
+}

@@ -6,7 +6,8 @@ use std::fmt;
 /// The exit codes, as `postetl --help` and the README list them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// The execution ran and did not succeed (FAILED, TIMED_OUT, ABORTED).
+    /// The execution ran and did not succeed (FAILED, TIMED_OUT, ABORTED), or a `debug` check
+    /// failed.
     RunFailed = 1,
     /// The command line, the config, a name or a file is wrong; nothing was started.
     BadInput = 2,
@@ -17,7 +18,7 @@ pub enum Exit {
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  done (a watched execution SUCCEEDED)
-  1  the execution ended FAILED, TIMED_OUT or ABORTED
+  1  the execution ended FAILED, TIMED_OUT or ABORTED; a `debug` check failed
   2  bad input: usage, config, pipeline or table name, event file; nothing started
   3  could not reach AWS, or AWS refused the credentials or the request";
 

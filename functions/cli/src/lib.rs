@@ -2,6 +2,7 @@
 //! against the config, and following an execution step by step.
 
 pub mod compile;
+pub mod debug;
 pub mod definition;
 pub mod failure;
 pub mod names;

@@ -49,6 +49,23 @@ enum Command {
         /// The pipeline's name in the config, e.g. orders.
         pipeline: String,
     },
+    /// Check the Snowflake side as the Lambdas will use it: the secret (or keyless settings), the
+    /// connection, role, each pipeline's warehouse and tables; says what is wrong.
+    Debug {
+        /// The Secrets Manager secret the Lambdas read (name or ARN).
+        #[arg(long, env = "POSTETL_SECRET_ID", default_value = "postetl/snowflake")]
+        secret_id: String,
+        /// Check keyless mode instead: SNOWFLAKE_ACCOUNT, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE,
+        /// SNOWFLAKE_DATABASE and SNOWFLAKE_SCHEMA from the environment, this process's AWS role.
+        #[arg(long)]
+        keyless: bool,
+        /// The SQL API's base URL instead of the account's (the local emulator).
+        #[arg(long, env = "SNOWFLAKE_BASE_URL", value_name = "URL")]
+        snowflake_url: Option<url::Url>,
+        /// Also read each table the pipelines use (LIMIT 0), which resumes a suspended warehouse.
+        #[arg(long)]
+        use_warehouse: bool,
+    },
     /// Follow an execution step by step until it ends.
     Watch {
         /// The execution's ARN, as `start` and `replay` print it.
@@ -144,6 +161,38 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| Failure::new(Exit::BadInput, e.to_string()))?;
             print!("{script}");
             Ok(())
+        }
+        Command::Debug {
+            secret_id,
+            keyless,
+            snowflake_url,
+            use_warehouse,
+        } => {
+            let config = load(&config_path)?;
+            let sdk = aws_config::load_from_env().await;
+            let auth = if keyless {
+                postetl_cli::debug::Auth::Keyless
+            } else {
+                postetl_cli::debug::Auth::Secret(secret_id)
+            };
+            let mut out = std::io::stdout();
+            let failed = postetl_cli::debug::run(
+                &config,
+                auth,
+                snowflake_url,
+                use_warehouse,
+                &sdk,
+                &mut out,
+            )
+            .await
+            .map_err(|e| Failure::new(Exit::RunFailed, format!("writing: {e}")))?;
+            match failed {
+                0 => Ok(()),
+                n => Err(Failure::new(
+                    Exit::RunFailed,
+                    format!("{n} check(s) failed"),
+                )),
+            }
         }
         Command::Watch { execution_arn } => watch(&sfn().await?, &execution_arn).await,
     }
