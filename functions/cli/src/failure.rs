@@ -1,5 +1,6 @@
 //! What ended a command, as an exit code a script can branch on and one message with a hint.
 
+use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use std::fmt;
 

@@ -25,7 +25,8 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
         summary.status.clone()
     };
     field(out, "status", &status)?;
-    if !f.merges.is_empty() {
+    // A dry run changed nothing: its statements are listed at the end instead.
+    if !f.merges.is_empty() && !f.dry_run {
         let ours: Vec<_> = f.merges.values().filter(|m| !m.from_earlier_run).collect();
         let sum = |get: fn(&crate::Merged) -> u64| ours.iter().map(|m| get(m)).sum::<u64>();
         let mut rows = format!(
@@ -50,7 +51,7 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
         }
         field(out, "rows merged", &rows)?;
     }
-    if f.tables_refreshed > 0 || f.dry_run {
+    if f.tables_refreshed > 0 {
         let mut tables = format!("{} refreshed", f.tables_refreshed);
         if f.tables_from_earlier_run > 0 {
             tables.push_str(&format!(

@@ -257,3 +257,105 @@ async fn replay_and_watch_mocked_executions() {
         "{stdout}"
     );
 }
+
+/// Mocked cases made here from the project's mock file: a merge Snowflake answered from an earlier
+/// run (`fromEarlierRun`), and a dry run whose steps log their statements.
+fn labelled_cases() -> serde_json::Value {
+    let path = postetl_tests::repo_root().join("statemachine/mock-config.json");
+    let mut mocks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let r = &mut mocks["MockedResponses"];
+    let mut earlier = r["Merged"].clone();
+    earlier["0"]["Return"]["Payload"]["fromEarlierRun"] = true.into();
+    r["MergedOneEarlier"] = earlier;
+    let mut plan = r["PlanOk"].clone();
+    plan["0"]["Return"]["Payload"]["run"]["dryRun"] = true.into();
+    r["PlanDry"] = plan;
+    let mut merged = r["Merged"].clone();
+    for (n, sql) in [
+        ("0", "MERGE INTO ORDERS_DRY"),
+        ("1", "MERGE INTO CUSTOMERS_DRY"),
+    ] {
+        let p = &mut merged[n]["Return"]["Payload"];
+        p["dryRunSql"] = sql.into();
+        p["rowsInserted"] = 0.into();
+        p["rowsUpdated"] = 0.into();
+    }
+    r["MergedDry"] = merged;
+    let mut refreshed = r["Refreshed"].clone();
+    refreshed["0-1"]["Return"]["Payload"]["refreshed"] = false.into();
+    refreshed["0-1"]["Return"]["Payload"]["statement"] = "ALTER ICEBERG TABLE T REFRESH".into();
+    r["RefreshedDry"] = refreshed;
+    let cases = &mut mocks["StateMachines"]["post-etl"]["TestCases"];
+    let mut case = cases["HappyPath"].clone();
+    case["Merge"] = "MergedOneEarlier".into();
+    cases["EarlierRun"] = case.clone();
+    case["Plan"] = "PlanDry".into();
+    case["Merge"] = "MergedDry".into();
+    case["RefreshIcebergTable"] = "RefreshedDry".into();
+    cases["DryRun"] = case;
+    mocks
+}
+
+#[tokio::test]
+async fn earlier_answers_and_dry_runs_are_labelled() {
+    let dir = std::env::temp_dir().join(format!("postetl-cli-mocks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mocks = dir.join("mock-config.json");
+    std::fs::write(&mocks, labelled_cases().to_string()).unwrap();
+    let aws = LocalAws::start_with(None, Some(&mocks));
+    let workflow = Workflow::deploy(&aws).await;
+    let env = |case: &str| {
+        vec![
+            ("AWS_ENDPOINT_URL", aws.url().to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            (
+                "POSTETL_STATE_MACHINE_ARN",
+                format!("{}#{case}", workflow.arn),
+            ),
+        ]
+    };
+    let out = postetl(&["start", "orders", "--watch"], &env("EarlierRun"));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("✓ RunMerges")
+            && stdout.contains("(2 merges, 1 answered by an earlier run)"),
+        "{stdout}"
+    );
+    // The merge answered from before is not counted as this run's rows.
+    assert!(
+        stdout.contains("rows merged    2 inserted, 0 updated, 0 deleted (1 merges); 1 answered"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("earlier run, not counted: orders"),
+        "{stdout}"
+    );
+
+    let out = postetl(&["start", "orders", "--dry-run", "--watch"], &env("DryRun"));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("status         SUCCEEDED (dry run: statements logged, no data changed)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("rows merged"), "{stdout}");
+    let sql = stdout
+        .split_once("dry run: the statements a real run would send\n")
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("no dry-run SQL in\n{stdout}"));
+    for statement in [
+        "ALTER ICEBERG TABLE T REFRESH",
+        "MERGE INTO ORDERS_DRY",
+        "MERGE INTO CUSTOMERS_DRY",
+    ] {
+        assert!(
+            sql.contains(statement),
+            "{statement} missing from\n{stdout}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
