@@ -83,18 +83,27 @@ impl Failure {
     }
 
     /// An AWS SDK error as one line, its code chosen by what went wrong, with what to check.
-    pub fn aws<E, R>(operation: &str, error: SdkError<E, R>) -> Self
+    pub fn aws<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug + 'static,
     {
         if let SdkError::ServiceError(service) = &error {
             let e = service.err();
             let code = e.code().unwrap_or("unknown");
-            let message = format!(
-                "{operation}: {code}: {}",
-                e.message().unwrap_or("no message")
-            );
+            let message = match e.message() {
+                Some(m) => format!("{operation}: {code}: {m}"),
+                // No error document: what the endpoint answered is all there is to go on.
+                None => {
+                    let raw = service.raw();
+                    let body = raw.body().bytes().map(String::from_utf8_lossy);
+                    let body: String = body.unwrap_or_default().chars().take(200).collect();
+                    format!(
+                        "{operation}: {code}: HTTP {} {}",
+                        raw.status().as_u16(),
+                        body.trim()
+                    )
+                }
+            };
             return if INPUT_CODES.contains(&code) {
                 Failure::new(Exit::BadInput, message)
             } else if CREDENTIAL_CODES.contains(&code) {
