@@ -220,7 +220,7 @@ fn validate(path: &Path) -> Result<(), Failure> {
     let config = load(path)?;
     println!("{} is valid", path.display());
     for p in config.pipelines.values() {
-        println!(
+        let line = format!(
             "  {}: jobs {:?}, warehouse {}, {} Iceberg tables, {} merges, {} checks, {} marts",
             p.name,
             p.glue_jobs,
@@ -230,6 +230,9 @@ fn validate(path: &Path) -> Result<(), Failure> {
             p.checks.len(),
             p.marts.len()
         );
+        for l in postetl_cli::text::wrap(&line, 4) {
+            println!("{l}");
+        }
     }
     Ok(())
 }

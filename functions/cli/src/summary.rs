@@ -107,9 +107,18 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
     }
     if f.dry_run && !f.dry_run_sql.is_empty() {
         writeln!(out, "\n  dry run: the statements a real run would send")?;
-        for sql in &f.dry_run_sql {
-            let one = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-            for line in wrap(&format!("    {one}"), 6) {
+        for (n, sql) in f.dry_run_sql.iter().enumerate() {
+            // A step's own comment lines (e.g. run-merge's warning) stay apart from the SQL.
+            let (comments, code): (Vec<&str>, Vec<&str>) =
+                sql.lines().partition(|l| l.trim_start().starts_with("--"));
+            let one = code
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut lines = vec![format!("  {:>3}. {one}", n + 1)];
+            lines.extend(comments.iter().map(|c| format!("       {}", c.trim())));
+            for line in lines.iter().flat_map(|l| wrap(l, 7)) {
                 writeln!(out, "{line}")?;
             }
         }
