@@ -359,3 +359,45 @@ async fn earlier_answers_and_dry_runs_are_labelled() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_long_step_shows_a_live_line() {
+    let mocks = postetl_tests::repo_root().join("statemachine/mock-config.json");
+    let aws = LocalAws::start_with(None, Some(&mocks));
+    let workflow = Workflow::deploy(&aws).await;
+    let input = postetl_cli::console_input("orders", false, &[]);
+    let watch = |live: bool| {
+        let workflow = &workflow;
+        let input = &input;
+        let definition = postetl_cli::Definition::parse(&postetl_tests::workflow::definition(
+            &workflow.topic_arn,
+        ));
+        async move {
+            let name = format!("live-{live}");
+            let execution = workflow.start_case("LongMergeLoop", &name, input).await;
+            let options = postetl_cli::Options {
+                poll: std::time::Duration::from_millis(100),
+                live,
+                quiet_every: std::time::Duration::ZERO,
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            let summary =
+                postetl_cli::watch(&workflow.sfn, &execution, definition, &mut out, &options)
+                    .await
+                    .unwrap();
+            assert_eq!(summary.status, "SUCCEEDED");
+            String::from_utf8(out).unwrap()
+        }
+    };
+    // On a terminal: a line rewritten in place, cleared before the step's own line.
+    let out = watch(true).await;
+    assert!(out.contains("\r\u{1b}[2K  … RunMerges"), "{out:?}");
+    assert!(out.contains("polls"), "{out:?}");
+    assert!(out.contains("\r\u{1b}[2K  ✓ RunMerges"), "{out:?}");
+    // Elsewhere: plain lines.
+    let out = watch(false).await;
+    assert!(!out.contains('\r'), "{out:?}");
+    assert!(out.contains("  … RunMerges still running: "), "{out}");
+    assert!(out.contains("✓ RunMerges"), "{out}");
+}
