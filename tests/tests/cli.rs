@@ -231,3 +231,71 @@ async fn debug_says_what_is_wrong() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn debug_checks_keyless_settings_and_the_trust() {
+    use postetl_tests::world::{ACCOUNT, LAMBDA_ROLE};
+    let world = World::start().await;
+    let e = &world.emulator;
+    let role = e.aws_role_credentials(LAMBDA_ROLE).await;
+    let issuer = e.enable_outbound_federation("123456789012").await;
+    let mut env: Vec<(&str, String)> = vec![
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL_STS", e.sts_url().to_string()),
+        ("SNOWFLAKE_BASE_URL", e.url().to_string()),
+        ("SNOWFLAKE_ACCOUNT", ACCOUNT.into()),
+        ("SNOWFLAKE_ROLE", "POSTETL".into()),
+        ("SNOWFLAKE_WAREHOUSE", "POSTETL_WH".into()),
+        ("SNOWFLAKE_DATABASE", "ANALYTICS".into()),
+    ];
+    let config = world.config_path.display().to_string();
+    let args = ["debug", "--keyless", "--config", &config];
+
+    // A setting missing: named.
+    let out = postetl(&args, &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ keyless      environment: SNOWFLAKE_AUTH=workload_identity needs\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SNOWFLAKE_SCHEMA set"), "{stdout}");
+
+    env.push(("SNOWFLAKE_SCHEMA", "PUBLIC".into()));
+    let creds = role.lambda_env();
+    env.extend(creds.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    // No Snowflake user trusts the role yet: Snowflake's own words.
+    let out = postetl(&args, &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("✓ keyless      account"), "{stdout}");
+    assert!(
+        stdout.contains("✗ connection   Snowflake.Unauthorized"),
+        "{stdout}"
+    );
+    // Wrapped at 80 columns: compared with the line breaks taken out.
+    let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN 'arn:aws:iam::123456789012:role/postetl-steps'"),
+        "{stdout}"
+    );
+
+    e.trust_aws_role("XY12345", "SVC_POSTETL", LAMBDA_ROLE, Some(&issuer))
+        .await;
+    let out = postetl(&args, &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("✓ connection   authenticated, with role POSTETL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ warehouse    POSTETL_WH (orders): SUSPENDED"),
+        "{stdout}"
+    );
+}
