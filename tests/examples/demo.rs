@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let log = postetl_tests::repo_root().join("target/demo-lambdas.log");
     let _ = std::fs::remove_file(&log);
     say(
-        "postetl local demo: the Glue job orders-to-iceberg finished; bring Snowflake up to date\n",
+        "postetl demo: Glue job orders-to-iceberg finished; bring Snowflake up to date\n",
         0,
     );
     say(
@@ -181,11 +181,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     token_types.sort();
     token_types.dedup();
     println!("  authenticated with          {}", token_types.join(", "));
-    println!("\n[next] the Lambdas' JSON logs: target/demo-lambdas.log");
-    println!("       the definition:  statemachine/post-etl.asl.json");
-    println!("       the pipeline:    statemachine/pipelines.toml");
-    println!("       a stack to try the CLI on: bash tests/local.sh up");
-    println!("       every test:      bash tests/run-all.sh");
+    println!("\n[next] the Lambdas' logs: target/demo-lambdas.log");
+    println!("       the definition:     statemachine/post-etl.asl.json");
+    println!("       the pipeline:       statemachine/pipelines.toml");
+    println!("       try the CLI on it:  bash tests/local.sh up");
+    println!("       every test:         bash tests/run-all.sh");
     println!(
         "\ndemo finished in {:.1} s",
         started.elapsed().as_secs_f64()
