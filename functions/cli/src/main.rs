@@ -290,7 +290,8 @@ async fn watch(sfn: &aws_sdk_sfn::Client, execution: &str) -> Result<(), Failure
     .await
     .map_err(|e| match e {
         postetl_cli::WatchError::Aws(failure) => failure,
-        other => Failure::new(Exit::Aws, other.to_string()),
+        // Gave up waiting, or stdout went away: not AWS's doing.
+        other => Failure::new(Exit::RunFailed, other.to_string()),
     })?;
     postetl_cli::print_summary(&summary, &mut out)
         .map_err(|e| Failure::new(Exit::RunFailed, format!("writing the summary: {e}")))?;
