@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "postetl", version, about, after_help = EXIT_CODES)]
+#[command(name = "postetl", version, about, after_help = EXIT_CODES, max_term_width = 80)]
 struct Cli {
     /// The pipeline config that names are checked against.
     #[arg(

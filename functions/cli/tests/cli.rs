@@ -107,8 +107,19 @@ fn names_are_checked_before_anything_starts() {
         help.contains("Exit codes:") && help.contains("3  could not reach AWS"),
         "{help}"
     );
+    for command in [
+        "", "validate", "input", "start", "replay", "compile", "debug", "watch",
+    ] {
+        let args: Vec<&str> = [command, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let help = text(&postetl(&args, &[("COLUMNS", "200".into())]).stdout);
+        assert!(help.lines().all(|l| l.chars().count() <= 80), "{help}");
+    }
     let help = text(&postetl(&["start", "--help"], &[]).stdout);
-    assert!(help.contains("[env: POSTETL_STATE_MACHINE_ARN=]"), "{help}");
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("[env: POSTETL_STATE_MACHINE_ARN=]"), "{help}");
 }
 
 #[test]
