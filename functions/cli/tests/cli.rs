@@ -412,3 +412,52 @@ async fn a_long_step_shows_a_live_line() {
     assert!(out.contains("  … RunMerges still running: "), "{out}");
     assert!(out.contains("✓ RunMerges"), "{out}");
 }
+
+#[tokio::test]
+async fn retries_timeouts_and_poll_limits_in_words() {
+    let mocks = postetl_tests::repo_root().join("statemachine/mock-config.json");
+    let aws = LocalAws::start_with(None, Some(&mocks));
+    let workflow = Workflow::deploy(&aws).await;
+    let run = |case: &str| {
+        let env = [
+            ("AWS_ENDPOINT_URL", aws.url().to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            (
+                "POSTETL_STATE_MACHINE_ARN",
+                format!("{}#{case}", workflow.arn),
+            ),
+        ];
+        let out = postetl(&["start", "orders", "--watch"], &env);
+        let stdout = text(&out.stdout);
+        (
+            out.status.code(),
+            stdout.split_whitespace().collect::<Vec<_>>().join(" "),
+            stdout,
+        )
+    };
+    // Lambda's own hiccup: retried as AWS recommends, then fine.
+    let (code, flat, stdout) = run("LambdaServiceErrorRetried");
+    assert_eq!(code, Some(0), "{stdout}");
+    // The mock's first answer goes to whichever table's iteration asks first.
+    assert!(flat.contains("! RefreshIcebergTable LAKE.RAW."), "{stdout}");
+    assert!(
+        flat.contains(": Lambda.ServiceException, retried once, then succeeded Lambda was unable to run the function"),
+        "{stdout}"
+    );
+    // A function timeout: never retried by the definition, and said so.
+    let (code, flat, stdout) = run("LambdaUnknownNotRetried");
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(flat.contains("✗ RefreshIcebergTables"), "{stdout}");
+    assert!(
+        flat.contains("Lambda.Unknown, failed, not retried (the definition never retries it) The function timed out after 300 seconds"),
+        "{stdout}"
+    );
+    // A merge that never ends: the poll loop's limit, with the loops counted on the step.
+    let (code, flat, stdout) = run("MergePollLimit");
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(flat.contains("✗ RunMerges"), "{stdout}");
+    assert!(flat.contains("Workflow.PollLimitExceeded"), "{stdout}");
+    assert!(flat.contains(" polls)"), "{stdout}");
+}
