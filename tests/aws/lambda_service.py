@@ -294,6 +294,17 @@ class LambdaService:
     def start(self) -> None:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def kill_workers(self) -> None:
+        """Ends every function process and waits for it (bounded), before the server goes."""
+        workers = [w for f in list(self.functions.values()) for w in list(f.workers)]
+        for w in workers:
+            w.stop()
+        for w in workers:
+            try:
+                w.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
     def stop(self) -> None:
         for f in list(self.functions.values()):
             for w in list(f.workers):

@@ -46,6 +46,7 @@ def main() -> None:
     host, port = server.get_host_and_port()
     # The ASL interpreter sends its SDK calls (SNS, ...) to localhost:$MOTO_PORT: this server.
     os.environ["MOTO_PORT"] = str(port)
+    service = None
     if args.lambda_bin_dir:
         from lambda_service import LambdaService
 
@@ -58,17 +59,24 @@ def main() -> None:
         print(f"LAMBDA http://127.0.0.1:{service.port}", flush=True)
     print(f"LISTENING http://{host}:{port}", flush=True)
 
+    def exit_cleanly(*_: object) -> None:
+        # The Lambda processes go first: left waiting on /runtime/invocation/next when this
+        # server's sockets close, each would log a connection error (hyper IncompleteMessage).
+        if service is not None:
+            service.kill_workers()
+        os._exit(0)
+
     if args.exit_on_stdin_eof:
         def watch_stdin() -> None:
             sys.stdin.read()
-            os._exit(0)
+            exit_cleanly()
 
         threading.Thread(target=watch_stdin, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, exit_cleanly)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
-        os._exit(0)
+        exit_cleanly()
 
 
 def uncatchable_as_on_aws() -> None:

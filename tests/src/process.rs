@@ -1,6 +1,6 @@
 //! A local server process that announces `LISTENING <url>` on stdout once ready, keeps its stdin
 //! open while the test runs (it exits when stdin closes, so it never outlives the test process),
-//! and is killed when dropped.
+//! and is asked to stop (stdin closed), then killed, when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -59,6 +59,15 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        // Closing stdin asks the server to stop (it ends its own children first, so the local
+        // Lambda processes exit without connection errors); killed after a bounded wait.
+        drop(self.child.stdin.take());
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

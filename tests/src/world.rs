@@ -335,6 +335,19 @@ impl World {
 }
 
 /// The sample config and its SQL files, copied to a fresh directory with a one-second poll.
+/// The config copy is the world's own: it goes with the world, so no run leaves a folder behind
+/// in the temp directory.
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(dir) = self.config_path.parent().filter(|d| {
+            d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("postetl-config-"))
+        }) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 fn test_config() -> std::path::PathBuf {
     static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -1,11 +1,22 @@
-//! The `postetl` command line's pieces, reusable by the local demo: console inputs, starting an
-//! execution, and following one step by step.
+//! The `postetl` command line's pieces, reusable by the local demo: console inputs, names checked
+//! against the config, and following an execution step by step.
+
+pub mod compile;
+pub mod debug;
+pub mod definition;
+pub mod failure;
+pub mod names;
+mod summary;
+pub mod text;
+mod track;
+
+pub use definition::Definition;
+pub use summary::print_summary;
+pub use track::{Facts, Merged};
 
 pub mod report;
 
-use aws_sdk_sfn::types::HistoryEvent;
 use serde_json::{Value, json};
-use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -21,14 +32,6 @@ pub fn console_input(pipeline: &str, dry_run: bool, tables: &[String]) -> Value 
     input
 }
 
-/// The top-level state names of the definition, so nested Map states print indented.
-pub fn top_level_states(definition: &str) -> HashSet<String> {
-    serde_json::from_str::<Value>(definition)
-        .ok()
-        .and_then(|d| d["States"].as_object().map(|s| s.keys().cloned().collect()))
-        .unwrap_or_default()
-}
-
 /// How an execution ended, with the figures a data engineer looks at first.
 #[derive(Debug)]
 pub struct Summary {
@@ -36,54 +39,115 @@ pub struct Summary {
     pub error: Option<String>,
     pub cause: Option<String>,
     pub output: Option<Value>,
-    pub transitions: usize,
-    pub elapsed: Duration,
+    /// What the history says: transitions, rows, checks, dry-run SQL, the failed step.
+    pub facts: Facts,
+    /// The execution's own duration, start to stop as Step Functions recorded them.
+    pub duration: Option<Duration>,
 }
 
-/// Follows an execution, printing each top-level step as it finishes, until it ends or `limit`.
+/// How `watch` follows an execution.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Between two looks at the history.
+    pub poll: Duration,
+    /// Give up after this long.
+    pub limit: Duration,
+    /// Rewrite a live line in place (a terminal); otherwise a plain line every `quiet_every`.
+    pub live: bool,
+    pub quiet_every: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            poll: Duration::from_millis(250),
+            limit: Duration::from_secs(24 * 3600),
+            live: false,
+            quiet_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Follows an execution, printing each step as it ends, until the execution ends or the limit.
 pub async fn watch(
     sfn: &aws_sdk_sfn::Client,
     execution: &str,
-    top_level: &HashSet<String>,
+    definition: Definition,
     out: &mut impl Write,
-    limit: Duration,
-) -> anyhow::Result<Summary> {
+    options: &Options,
+) -> Result<Summary, WatchError> {
     let started = Instant::now();
+    let mut tracker = track::Tracker::new(definition);
     let mut seen = 0usize;
-    let mut transitions = 0usize;
-    let mut entered: std::collections::HashMap<String, f64> = Default::default();
-    let mut iterations = 0usize;
+    let mut last_quiet = Instant::now();
     loop {
         let described = sfn
             .describe_execution()
             .execution_arn(execution)
             .send()
-            .await?;
+            .await
+            .map_err(|e| WatchError::Aws(failure::Failure::aws("DescribeExecution", e)))?;
         let events = history(sfn, execution).await?;
         for event in &events[seen.min(events.len())..] {
-            transitions += usize::from(event.state_entered_event_details().is_some());
-            report(event, top_level, &mut entered, &mut iterations, out)?;
+            tracker.take(event, out)?;
         }
         seen = events.len();
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
         if described.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            let stop = described.stop_date.map_or(now, |d| d.as_secs_f64());
+            tracker.close(
+                described.status.as_str(),
+                described.error.as_deref(),
+                stop,
+                out,
+            )?;
+            let duration = described.stop_date.map(|s| {
+                Duration::from_secs_f64(
+                    (s.as_secs_f64() - described.start_date.as_secs_f64()).max(0.0),
+                )
+            });
             return Ok(Summary {
                 status: described.status.as_str().to_string(),
                 error: described.error,
                 cause: described.cause,
                 output: described.output.and_then(|o| serde_json::from_str(&o).ok()),
-                transitions,
-                elapsed: started.elapsed(),
+                facts: std::mem::take(&mut tracker.facts),
+                duration,
             });
         }
-        anyhow::ensure!(
-            started.elapsed() < limit,
-            "{execution} still running after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if started.elapsed() >= options.limit {
+            return Err(WatchError::StillRunning(
+                execution.to_string(),
+                options.limit,
+            ));
+        }
+        if options.live {
+            tracker.live(now, out)?;
+        } else if last_quiet.elapsed() >= options.quiet_every {
+            last_quiet = Instant::now();
+            if let Some(line) = tracker.still_running(now) {
+                writeln!(out, "{}", text::truncate(&line, text::WIDTH))?;
+            }
+        }
+        tokio::time::sleep(options.poll).await;
     }
 }
 
-async fn history(sfn: &aws_sdk_sfn::Client, execution: &str) -> anyhow::Result<Vec<HistoryEvent>> {
+/// Why following an execution stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("{0}")]
+    Aws(failure::Failure),
+    #[error("{0} still running after {1:?}")]
+    StillRunning(String, Duration),
+    #[error("writing the progress: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+async fn history(
+    sfn: &aws_sdk_sfn::Client,
+    execution: &str,
+) -> Result<Vec<aws_sdk_sfn::types::HistoryEvent>, WatchError> {
     let mut events = Vec::new();
     let mut token = None;
     loop {
@@ -93,125 +157,12 @@ async fn history(sfn: &aws_sdk_sfn::Client, execution: &str) -> anyhow::Result<V
             .max_results(1000)
             .set_next_token(token)
             .send()
-            .await?;
+            .await
+            .map_err(|e| WatchError::Aws(failure::Failure::aws("GetExecutionHistory", e)))?;
         events.extend(page.events);
         token = page.next_token;
         if token.is_none() {
             return Ok(events);
         }
     }
-}
-
-fn seconds(event: &HistoryEvent) -> f64 {
-    event.timestamp().as_secs_f64()
-}
-
-fn report(
-    event: &HistoryEvent,
-    top_level: &HashSet<String>,
-    entered: &mut std::collections::HashMap<String, f64>,
-    iterations: &mut usize,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    if let Some(d) = event.state_entered_event_details() {
-        entered.insert(d.name().to_string(), seconds(event));
-        if d.name().starts_with("Record") {
-            writeln!(out, "  ✗ failure recorded, suspending and alerting")?;
-        }
-    } else if let Some(d) = event.state_exited_event_details() {
-        let name = d.name();
-        let nested = !top_level.is_empty() && !top_level.contains(name);
-        // Bookkeeping states (poll counters, the failure record) are not steps of the run.
-        let bookkeeping = name.ends_with('?')
-            || name.starts_with("Record")
-            || name.starts_with("Count")
-            || name == "Start";
-        if nested || bookkeeping {
-            return Ok(());
-        }
-        let took = entered.get(name).map_or(0.0, |t| seconds(event) - t);
-        let detail = match (name, *iterations) {
-            (_, 0) => String::new(),
-            (_, n) => format!("  ({n} items)"),
-        };
-        *iterations = 0;
-        writeln!(out, "  ✓ {name:<24} {took:>6.1} s{detail}")?;
-    } else if event.map_iteration_succeeded_event_details().is_some() {
-        *iterations += 1;
-    } else if let Some(d) = event.task_failed_event_details() {
-        writeln!(
-            out,
-            "  ! task failed: {} (retried if transient)",
-            d.error().unwrap_or("?")
-        )?;
-    }
-    out.flush()
-}
-
-/// The final lines: status, rows merged, checks, marts, or the error.
-pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
-    writeln!(out)?;
-    writeln!(out, "  status         {}", summary.status)?;
-    if let Some(output) = &summary.output {
-        let merges = output["merges"].as_array().cloned().unwrap_or_default();
-        let sum = |field: &str| {
-            merges
-                .iter()
-                .map(|m| m[field].as_u64().unwrap_or(0))
-                .sum::<u64>()
-        };
-        writeln!(
-            out,
-            "  rows merged    {} inserted, {} updated, {} deleted ({} merges)",
-            sum("rowsInserted"),
-            sum("rowsUpdated"),
-            sum("rowsDeleted"),
-            merges.len()
-        )?;
-        // Each refresh iteration leaves whether it ran its REFRESH (false: a dry run logged it).
-        let refresh = output["refresh"].as_array().cloned().unwrap_or_default();
-        let refreshed = refresh.iter().filter(|r| **r == json!(true)).count();
-        writeln!(
-            out,
-            "  tables         {refreshed} refreshed{}",
-            match refresh.len() - refreshed {
-                0 => String::new(),
-                n => format!(", {n} logged only (dry run)"),
-            }
-        )?;
-        let q = &output["quality"]["result"];
-        writeln!(
-            out,
-            "  checks         {} passed, {} warned, {} failed",
-            q["passed"], q["warned"], q["failed"]
-        )?;
-        let marts = output["marts"]["result"]["refreshed"]
-            .as_array()
-            .map_or(0, Vec::len);
-        writeln!(out, "  marts          {marts} refreshed")?;
-        writeln!(
-            out,
-            "  warehouse      {} {}",
-            output["plan"]["warehouse"].as_str().unwrap_or("?"),
-            if output["warehouse"]["resumed"] == json!(true) {
-                "resumed and suspended by this run"
-            } else {
-                "left as found"
-            }
-        )?;
-    }
-    if let Some(error) = &summary.error {
-        writeln!(out, "  error          {error}")?;
-        writeln!(
-            out,
-            "  cause          {}",
-            summary.cause.as_deref().unwrap_or("")
-        )?;
-    }
-    writeln!(out, "  transitions    {}", summary.transitions)?;
-    writeln!(
-        out,
-        "  wall time      {:.1} s",
-        summary.elapsed.as_secs_f64()
-    )
 }

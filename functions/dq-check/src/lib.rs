@@ -54,8 +54,8 @@ async fn check(step: &Step<'_>, judged: &mut Vec<RuleResult>) -> Result<QualityR
     })
 }
 
-/// The query whose single number the rule judges, and its bindings.
-fn measure(rule: &Rule) -> (String, Vec<Binding>) {
+/// The query whose single number the rule judges, and its bindings (pure: `postetl compile`).
+pub fn measure(rule: &Rule) -> (String, Vec<Binding>) {
     match rule {
         Rule::RowCount { table, .. } => (format!("SELECT COUNT(*) FROM {table}"), vec![]),
         Rule::NotNull { table, column } => (
@@ -225,6 +225,25 @@ fn fmt_bound(b: Option<u64>) -> String {
     b.map_or("-".into(), |b| b.to_string())
 }
 
+/// The audit statements for `rows` results: the schema, the table, one INSERT (pure: `postetl
+/// compile`).
+pub fn audit_sql(table: &ObjectName, rows: usize) -> [String; 3] {
+    let parts = table.parts();
+    let schema = format!("{}.{}", parts[0], parts[1]);
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, TO_TIMESTAMP_TZ(?))";
+    [
+        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (RUN_KEY VARCHAR, EXECUTION VARCHAR, PIPELINE VARCHAR, RULE VARCHAR, \
+             SEVERITY VARCHAR, OUTCOME VARCHAR, OBSERVED BIGINT, MESSAGE VARCHAR, CHECKED_AT TIMESTAMP_TZ)"
+        ),
+        format!(
+            "INSERT INTO {table} (RUN_KEY, EXECUTION, PIPELINE, RULE, SEVERITY, OUTCOME, OBSERVED, MESSAGE, CHECKED_AT) VALUES {}",
+            vec![row; rows].join(", ")
+        ),
+    ]
+}
+
 /// One row per rule, in one INSERT whose request id derives from the run: a retried invocation
 /// or a replayed event never writes the run's results twice.
 async fn write_audit(
@@ -235,29 +254,17 @@ async fn write_audit(
     if results.is_empty() {
         return Ok(0);
     }
-    let parts = table.parts();
-    let schema = format!("{}.{}", parts[0], parts[1]);
-    step.change_now(&step.statement(format!("CREATE SCHEMA IF NOT EXISTS {schema}"), "audit", 0))
+    let [schema_sql, table_sql, _] = audit_sql(table, results.len());
+    step.change_now(&step.statement(schema_sql, "audit", 0))
         .await?;
-    step.change_now(&step.statement(
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (RUN_KEY VARCHAR, EXECUTION VARCHAR, PIPELINE VARCHAR, RULE VARCHAR, \
-             SEVERITY VARCHAR, OUTCOME VARCHAR, OBSERVED BIGINT, MESSAGE VARCHAR, CHECKED_AT TIMESTAMP_TZ)"
-        ),
-        "audit",
-        1,
-    ))
-    .await?;
+    step.change_now(&step.statement(table_sql, "audit", 1))
+        .await?;
     // An explicit type in the table and in the value: a plain TIMESTAMP follows the account's
     // TIMESTAMP_TYPE_MAPPING (NTZ by default, but not everywhere), and the text carries its offset.
     let now = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3f+00:00")
         .to_string();
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, TO_TIMESTAMP_TZ(?))";
-    let sql = format!(
-        "INSERT INTO {table} (RUN_KEY, EXECUTION, PIPELINE, RULE, SEVERITY, OUTCOME, OBSERVED, MESSAGE, CHECKED_AT) VALUES {}",
-        vec![row; results.len()].join(", ")
-    );
+    let [_, _, sql] = audit_sql(table, results.len());
     let mut statement = step.statement(sql, "audit", 2);
     for r in results {
         let text = |v: &str| Binding::text(v.to_string());

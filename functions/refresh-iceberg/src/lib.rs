@@ -48,16 +48,9 @@ async fn refresh(
                 pipeline::glue::metadata_location(glue, &table.glue_database, &table.glue_table)
                     .await?;
             let relative = relative_to(&location, base)?;
-            (
-                format!(
-                    "ALTER ICEBERG TABLE {} REFRESH {}",
-                    table.table,
-                    string_literal(&relative)?
-                ),
-                Some(relative),
-            )
+            (refresh_sql(table, Some(&relative))?, Some(relative))
         }
-        _ => (format!("ALTER ICEBERG TABLE {} REFRESH", table.table), None),
+        _ => (refresh_sql(table, None)?, None),
     };
     // The file name goes in the item so a newer snapshot is a new statement, never a de-duplicated one.
     let key = format!(
@@ -74,6 +67,22 @@ async fn refresh(
         refreshed,
         statement: statement.sql().to_string(),
         from_earlier_run: step.from_earlier_run(),
+    })
+}
+
+/// The REFRESH for a table: with the metadata file (relative to the volume's base location) for
+/// object-store tables, without one behind a catalog integration. Pure, for `postetl compile`.
+pub fn refresh_sql(
+    table: &pipeline::config::IcebergTable,
+    metadata_file: Option<&str>,
+) -> Result<String, snowflake::Error> {
+    Ok(match metadata_file {
+        Some(file) => format!(
+            "ALTER ICEBERG TABLE {} REFRESH {}",
+            table.table,
+            string_literal(file)?
+        ),
+        None => format!("ALTER ICEBERG TABLE {} REFRESH", table.table),
     })
 }
 

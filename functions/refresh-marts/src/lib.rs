@@ -270,20 +270,21 @@ fn history_query(
 }
 
 fn statement(step: &Step<'_>, action: &MartAction, name: &str) -> Statement {
+    let sql = mart_sql(action);
+    let statement = step.statement(sql.as_str(), name, 0);
+    // A file of several statements goes as one multi-statement request (count 0 = any).
+    if matches!(action, MartAction::Sql(_)) && sql.contains(';') {
+        statement.statements(0)
+    } else {
+        statement
+    }
+}
+
+/// The statement a mart sends first (pure: `postetl compile`).
+pub fn mart_sql(action: &MartAction) -> String {
     match action {
-        MartAction::RefreshDynamicTable(table) => {
-            step.statement(format!("ALTER DYNAMIC TABLE {table} REFRESH"), name, 0)
-        }
-        MartAction::ExecuteTask(task) => step.statement(format!("EXECUTE TASK {task}"), name, 0),
-        MartAction::Sql(sql) => {
-            let sql = sql.trim().trim_end_matches(';');
-            let statement = step.statement(sql, name, 0);
-            // A file of several statements goes as one multi-statement request (count 0 = any).
-            if sql.contains(';') {
-                statement.statements(0)
-            } else {
-                statement
-            }
-        }
+        MartAction::RefreshDynamicTable(table) => format!("ALTER DYNAMIC TABLE {table} REFRESH"),
+        MartAction::ExecuteTask(task) => format!("EXECUTE TASK {task}"),
+        MartAction::Sql(sql) => sql.trim().trim_end_matches(';').to_string(),
     }
 }

@@ -21,7 +21,7 @@ use pipeline::config::normalise_size;
 use pipeline::ledger::{self, Entry};
 use pipeline::steps::{WarehouseAction, WarehouseRequest, WarehouseResult};
 use pipeline::{Env, Step, StepError};
-use snowflake::{Binding, Error, Statement, derive_request_id, string_literal};
+use snowflake::{Binding, Error, Identifier, Statement, derive_request_id, string_literal};
 use std::time::SystemTime;
 
 /// A warehouse as `SHOW WAREHOUSES` saw it.
@@ -106,10 +106,7 @@ async fn resume(step: &Step<'_>) -> Result<WarehouseResult, StepError> {
         .clone()
         .or_else(|| found.size.clone());
     if found.suspended() {
-        let sql = format!(
-            "ALTER WAREHOUSE {} RESUME IF SUSPENDED",
-            step.pipeline.warehouse
-        );
+        let sql = resume_sql(&step.pipeline.warehouse);
         step.control(&step.tagged(sql, "resume")).await?;
         result.resumed = true;
     }
@@ -172,7 +169,7 @@ pub async fn restore(
     row.warehouse_seconds = warehouse_seconds;
     Box::pin(step.record_as("run", vec![row])).await;
     if found.suspended() && !now.suspended() {
-        let sql = format!("ALTER WAREHOUSE {} SUSPEND", step.pipeline.warehouse);
+        let sql = suspend_sql(&step.pipeline.warehouse);
         match step.control(&step.tagged(sql, "suspend")).await {
             Ok(_) => result.suspended = true,
             // Auto-suspend or someone else got there first: the goal is met.
@@ -200,10 +197,30 @@ async fn as_found(step: &Step<'_>) -> Result<Seen, StepError> {
 }
 
 fn show_sql(step: &Step<'_>) -> Result<String, StepError> {
+    Ok(show_warehouse_sql(&step.pipeline.warehouse)?)
+}
+
+/// The statements this step sends, as pure functions so `postetl compile` prints the same text.
+pub fn show_warehouse_sql(warehouse: &Identifier) -> Result<String, Error> {
     // `_` in the name is a LIKE wildcard, which still matches itself; the exact name is picked below.
     Ok(format!(
         "SHOW WAREHOUSES LIKE {}",
-        string_literal(step.pipeline.warehouse.as_str())?
+        string_literal(warehouse.as_str())?
+    ))
+}
+
+pub fn resume_sql(warehouse: &Identifier) -> String {
+    format!("ALTER WAREHOUSE {warehouse} RESUME IF SUSPENDED")
+}
+
+pub fn suspend_sql(warehouse: &Identifier) -> String {
+    format!("ALTER WAREHOUSE {warehouse} SUSPEND")
+}
+
+pub fn size_sql(warehouse: &Identifier, size: &str) -> Result<String, Error> {
+    Ok(format!(
+        "ALTER WAREHOUSE {warehouse} SET WAREHOUSE_SIZE = {}",
+        string_literal(size)?
     ))
 }
 
@@ -239,11 +256,7 @@ async fn set_size(
     result: &mut WarehouseResult,
     size: &str,
 ) -> Result<(), StepError> {
-    let sql = format!(
-        "ALTER WAREHOUSE {} SET WAREHOUSE_SIZE = {}",
-        step.pipeline.warehouse,
-        string_literal(size)?
-    );
+    let sql = size_sql(&step.pipeline.warehouse, size)?;
     let statement = step.tagged(sql, "size");
     if step.change_now(&statement).await?.is_none() {
         result.skipped.push(statement.sql().to_string());
