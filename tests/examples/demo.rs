@@ -138,6 +138,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     postetl_cli::print_summary(&summary, &mut out)?;
+    // The report from the history, at the config's prices. Not from the run ledger: reading a
+    // table needs the warehouse, and the demo leaves it suspended (`postetl report` reads it).
+    let config = pipeline::Config::load(&world.config_path)?;
+    let report =
+        postetl_cli::report::fetch(&workflow.sfn, &execution, None, &config.prices).await?;
+    report.cost.print(&mut out)?;
+    let report_path = postetl_tests::repo_root().join("target/demo-report.html");
+    std::fs::write(&report_path, report.html())?;
 
     let e = &world.emulator;
     let wh = e.warehouses().await[0].clone();
@@ -181,7 +189,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     token_types.sort();
     token_types.dedup();
     println!("  authenticated with          {}", token_types.join(", "));
-    println!("\n[next] the Lambdas' logs: target/demo-lambdas.log");
+    println!("\n[next] the run's report:  target/demo-report.html (open it in a browser)");
+    println!("       the Lambdas' logs: target/demo-lambdas.log");
     println!("       the definition:     statemachine/post-etl.asl.json");
     println!("       the pipeline:       statemachine/pipelines.toml");
     println!("       try the CLI on it:  bash tests/local.sh up");

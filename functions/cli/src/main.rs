@@ -147,7 +147,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let config = load(&config_path)?;
             check(&config, &config_path, &run)?;
             let input = postetl_cli::console_input(&run.pipeline, run.dry_run, &run.tables);
-            start(input, &run.pipeline, target).await
+            start(input, &run.pipeline, target, &config.prices).await
         }
         Command::Replay { event, target } => {
             let text = std::fs::read_to_string(&event).map_err(|e| {
@@ -168,7 +168,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .map_err(|e| Failure::new(Exit::BadInput, e.to_string()))?;
             let name = pipeline.name.clone();
-            start(input, &name, target).await
+            start(input, &name, target, &config.prices).await
         }
         Command::Compile { pipeline } => {
             let config = load(&config_path)?;
@@ -216,7 +216,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 )),
             }
         }
-        Command::Watch { execution_arn } => watch(&sfn().await?, &execution_arn).await,
+        Command::Watch { execution_arn } => {
+            // Prices from the config when it loads; list prices otherwise.
+            let prices = pipeline::Config::load(&config_path)
+                .map(|c| c.prices)
+                .unwrap_or_default();
+            watch(&sfn().await?, &execution_arn, &prices).await
+        }
         Command::Report {
             run,
             format,
@@ -346,7 +352,12 @@ async fn sfn() -> Result<aws_sdk_sfn::Client, Failure> {
     Ok(aws_sdk_sfn::Client::new(&config))
 }
 
-async fn start(input: serde_json::Value, pipeline: &str, target: Target) -> Result<(), Failure> {
+async fn start(
+    input: serde_json::Value,
+    pipeline: &str,
+    target: Target,
+    prices: &pipeline::config::Prices,
+) -> Result<(), Failure> {
     let sfn = sfn().await?;
     let name = target.name.unwrap_or_else(|| {
         postetl_cli::names::execution_name(pipeline, chrono::Utc::now(), rand::random())
@@ -362,12 +373,16 @@ async fn start(input: serde_json::Value, pipeline: &str, target: Target) -> Resu
         .execution_arn;
     println!("{execution}");
     if target.watch {
-        watch(&sfn, &execution).await?;
+        watch(&sfn, &execution, prices).await?;
     }
     Ok(())
 }
 
-async fn watch(sfn: &aws_sdk_sfn::Client, execution: &str) -> Result<(), Failure> {
+async fn watch(
+    sfn: &aws_sdk_sfn::Client,
+    execution: &str,
+    prices: &pipeline::config::Prices,
+) -> Result<(), Failure> {
     let definition = sfn
         .describe_state_machine_for_execution()
         .execution_arn(execution)
@@ -395,6 +410,9 @@ async fn watch(sfn: &aws_sdk_sfn::Client, execution: &str) -> Result<(), Failure
     })?;
     postetl_cli::print_summary(&summary, &mut out)
         .map_err(|e| Failure::new(Exit::RunFailed, format!("writing the summary: {e}")))?;
+    if let Err(e) = postetl_cli::report::print_cost(sfn, execution, prices, &mut out).await {
+        eprintln!("postetl: the run's cost is not known: {e}");
+    }
     if summary.status != "SUCCEEDED" {
         return Err(Failure::new(
             Exit::RunFailed,

@@ -106,6 +106,34 @@ pub fn cost(usage: Usage, prices: &Prices) -> Cost {
 }
 
 impl Cost {
+    /// The summary's `cost` field, wrapped to 80 columns like the others.
+    pub fn print(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let text = format!(
+            "  {:<14} ${:.4} at {} list prices: Snowflake ${:.4} ({}, {:.0} s billed, {:.4} \
+             credits), Step Functions ${:.4} ({} transitions), Lambda ${:.5} ({} requests, \
+             {:.1} GB-s)",
+            "cost",
+            self.total_usd,
+            self.prices.region,
+            self.snowflake_usd,
+            self.usage
+                .warehouse_size
+                .as_deref()
+                .unwrap_or("size unknown"),
+            self.billed_warehouse_seconds,
+            self.credits,
+            self.step_functions_usd,
+            self.usage.state_transitions,
+            self.lambda_usd,
+            self.usage.lambda_requests,
+            self.lambda_gb_seconds
+        );
+        for line in crate::text::wrap(&text, 17) {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    }
+
     /// One line for a terminal: `$0.0512 (warehouse 0.0167 credits …)`.
     pub fn line(&self) -> String {
         format!(

@@ -302,3 +302,17 @@ pub async fn fetch(
     };
     Ok(build(&described, &events, statements, prices))
 }
+
+/// Prints what the execution cost (from its history alone: no Snowflake query) as the summary's
+/// last field.
+pub async fn print_cost(
+    sfn: &aws_sdk_sfn::Client,
+    execution: &str,
+    prices: &Prices,
+    out: &mut impl std::io::Write,
+) -> Result<(), aws_sdk_sfn::Error> {
+    let report = fetch(sfn, execution, None, prices).await?;
+    // Writing to stdout failing is not worth failing the command for.
+    let _ = report.cost.print(out);
+    Ok(())
+}
