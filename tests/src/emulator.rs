@@ -326,6 +326,22 @@ impl Emulator {
             .await
     }
 
+    /// The statements that ran for the pipeline's work: the execution log without the run
+    /// ledger's own writes (query tag item "ledger").
+    pub async fn work_executions(&self) -> Vec<Value> {
+        self.log().await["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                !e["query_tag"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(r#""item":"ledger""#))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// How many statements containing `text` ran, the run ledger's own writes left out (they
     /// carry the query tag item "ledger").
     pub async fn executions_of(&self, text: &str) -> usize {

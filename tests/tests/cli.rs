@@ -64,8 +64,22 @@ async fn compile_prints_what_a_run_sends_in_order() {
     let log = world.emulator.log().await;
     let mut step = 0;
     let mut sent = 0;
+    let mut ledger = 0;
+    assert!(script.contains(&format!("MERGE INTO {} records it", config.ledger_table)));
     for e in log["executions"].as_array().unwrap() {
         let sql = normal(e["statement"].as_str().unwrap());
+        // The run ledger's writes: named in the script's header, not listed one by one.
+        if e["query_tag"]
+            .as_str()
+            .is_some_and(|t| t.contains(r#""item":"ledger""#))
+        {
+            // Its table, or the schema made for it the first time.
+            let table = config.ledger_table.to_string();
+            let schema = table.rsplit_once('.').unwrap().0;
+            assert!(sql.contains(&table) || sql.contains(schema), "{sql}");
+            ledger += 1;
+            continue;
+        }
         // Setup by the test itself, and reads that follow a task run (named in the script).
         if sql.contains("TASK_HISTORY") || e["query_tag"].is_null() {
             continue;
@@ -86,6 +100,7 @@ async fn compile_prints_what_a_run_sends_in_order() {
         sent >= 15,
         "only {sent} statements of the run were found in the log: {log}"
     );
+    assert!(ledger >= 5, "{ledger} ledger writes");
 }
 
 /// The `postetl` binary (built by `cargo build --bins`) run from the repository root, with only

@@ -19,8 +19,10 @@ pub fn script(config: &Config, pipeline: &Pipeline) -> Result<String, snowflake:
         s,
         "-- postetl compile {}: the statements one run sends, in order. Nothing was sent.\n\
          -- Every statement carries a request id derived from the run, so a retry or a replayed\n\
-         -- event gets Snowflake's earlier answer instead of running it again.",
-        pipeline.name
+         -- event gets Snowflake's earlier answer instead of running it again.\n\
+         -- Not listed: after each step item, one MERGE INTO {} records it in the run ledger\n\
+         -- (values bound at run time; the table is created the first time it is missing).",
+        pipeline.name, config.ledger_table
     );
     heading(
         &mut s,

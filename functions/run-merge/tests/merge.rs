@@ -69,7 +69,15 @@ async fn merges_the_newest_version_of_each_row_once() {
 
     // Step Functions retries the invocation: Snowflake returns the first run's result.
     let retried = merge(&world.env, &run, "orders", None, Context::default()).await;
-    assert_eq!(retried, first);
+    assert_eq!(
+        retried,
+        MergeResult {
+            from_earlier_run: true,
+            ..first.clone()
+        },
+        "the same answer, marked as the earlier run's"
+    );
+    assert!(!first.from_earlier_run);
     assert_eq!(world.emulator.executions_of("MERGE INTO").await, 1);
     assert_eq!(
         world

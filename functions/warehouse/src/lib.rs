@@ -167,7 +167,13 @@ pub async fn restore(
     }
     row.started = run_started;
     row.warehouse_seconds = warehouse_seconds;
-    Box::pin(step.record_as("run", vec![row])).await;
+    // Written while the warehouse runs, before it is suspended; a suspended one would wake up
+    // for the write (AUTO_RESUME), and clean-up never wakes a warehouse.
+    if now.suspended() {
+        tracing::info!(warehouse = %step.pipeline.warehouse, "suspended: the run's ledger row is not written (it would wake the warehouse)");
+    } else {
+        Box::pin(step.record_as("run", vec![row])).await;
+    }
     if found.suspended() && !now.suspended() {
         let sql = suspend_sql(&step.pipeline.warehouse);
         match step.control(&step.tagged(sql, "suspend")).await {
