@@ -130,8 +130,13 @@ async fn a_run_that_waits_past_the_gate_limit_alerts_without_touching_the_wareho
     assert!(f.cause.as_deref().unwrap().contains("post-etl:older"));
     assert_eq!((f.entered("Plan"), f.entered("WaitForPreviousRun")), (3, 2));
     assert_eq!(
-        &top_level(&f)[top_level(&f).len() - 3..],
-        ["RecordGatePollLimit", "NotifyFailure", "Failed"]
+        &top_level(&f)[top_level(&f).len() - 4..],
+        [
+            "RecordGatePollLimit",
+            "AlertUnlessDryRun",
+            "NotifyFailure",
+            "Failed"
+        ]
     );
     // The older run holds the warehouse: this one must not suspend it.
     assert_eq!(f.entered("SuspendAfterFailure"), 0);
@@ -147,6 +152,7 @@ async fn a_rejected_plan_alerts_and_fails_without_suspending(engine: Engine) {
             "Start",
             "Plan",
             "RecordFailurePlan",
+            "AlertUnlessDryRun",
             "NotifyFailure",
             "Failed"
         ]
@@ -168,6 +174,7 @@ async fn a_sql_error_is_not_retried_and_the_warehouse_is_suspended(engine: Engin
             "RunMerges",
             "RecordFailureMerge",
             "SuspendAfterFailure",
+            "AlertUnlessDryRun",
             "NotifyFailure",
             "Failed"
         ]
@@ -216,10 +223,11 @@ async fn lambda_unknown_is_not_retried_and_takes_the_failure_path(engine: Engine
         f.events
     );
     assert_eq!(
-        &top_level(&f)[top_level(&f).len() - 4..],
+        &top_level(&f)[top_level(&f).len() - 5..],
         [
             "RecordFailureRefresh",
             "SuspendAfterFailure",
+            "AlertUnlessDryRun",
             "NotifyFailure",
             "Failed"
         ]
@@ -243,10 +251,11 @@ async fn a_merge_still_running_at_the_poll_limit_fails_through_the_failure_path(
     assert!(f.entered("MergePollLimitExceeded") >= 1);
     assert!((3..=6).contains(&f.entered("ResumeMerge")), "{f:?}");
     assert_eq!(
-        &top_level(&f)[top_level(&f).len() - 4..],
+        &top_level(&f)[top_level(&f).len() - 5..],
         [
             "RecordFailureMerge",
             "SuspendAfterFailure",
+            "AlertUnlessDryRun",
             "NotifyFailure",
             "Failed"
         ]
@@ -268,10 +277,11 @@ async fn marts_still_running_at_the_poll_limit_fail_through_the_failure_path(eng
     assert_eq!(f.error.as_deref(), Some("Workflow.PollLimitExceeded"));
     assert_eq!(f.entered("ResumeMarts"), 3);
     assert_eq!(
-        &top_level(&f)[top_level(&f).len() - 4..],
+        &top_level(&f)[top_level(&f).len() - 5..],
         [
             "RecordMartsPollLimit",
             "SuspendAfterFailure",
+            "AlertUnlessDryRun",
             "NotifyFailure",
             "Failed"
         ]
@@ -299,8 +309,13 @@ async fn a_suspend_that_keeps_failing_still_alerts(engine: Engine) {
     // The first call and its four retries: responses 0-4 of SuspendUnavailable.
     assert_eq!(count(&f, "TaskFailed"), 5, "{:?}", f.events);
     assert_eq!(
-        &top_level(&f)[top_level(&f).len() - 3..],
-        ["RecordFailureSuspend", "NotifyFailure", "Failed"]
+        &top_level(&f)[top_level(&f).len() - 4..],
+        [
+            "RecordFailureSuspend",
+            "AlertUnlessDryRun",
+            "NotifyFailure",
+            "Failed"
+        ]
     );
 }
 

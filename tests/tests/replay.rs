@@ -324,6 +324,26 @@ async fn a_dry_run_from_the_console_changes_nothing() {
     assert_eq!(output["refresh"], json!([false]), "logged, not run");
 }
 
+#[tokio::test]
+async fn a_dry_run_whose_checks_fail_is_cleaned_up_and_pages_no_one() {
+    // A fresh stack: the modelled tables are empty, so the dry run's `error` rules fail.
+    let (world, workflow) = world().await;
+    let execution = workflow
+        .start("dry-fresh", &example("console-orders-dry-run.json"))
+        .await;
+    let finished = workflow.wait(&execution, LIMIT).await;
+    assert_eq!(finished.status, "FAILED", "{finished:?}");
+    assert_eq!(finished.entered("SuspendAfterFailure"), 1, "cleaned up");
+    assert_eq!(finished.entered("AlertUnlessDryRun"), 1);
+    assert_eq!(
+        finished.entered("NotifyFailure"),
+        0,
+        "no alert for a dry run"
+    );
+    let wh = world.emulator.warehouses().await[0].clone();
+    assert_eq!(wh["state"], "SUSPENDED", "{wh}");
+}
+
 /// The results of the execution's tasks, as the history records them.
 async fn task_results(workflow: &Workflow, execution: &str) -> Vec<Value> {
     let history = workflow

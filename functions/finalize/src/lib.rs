@@ -18,6 +18,8 @@ use serde_json::Value;
 
 /// The states the definition's failure path ends with, and the ones this reads.
 const NOTIFY_FAILURE: &str = "NotifyFailure";
+/// Passed on every failure path, after the clean-up, right before NotifyFailure (which a dry run skips).
+const ALERT_UNLESS_DRY_RUN: &str = "AlertUnlessDryRun";
 const PLAN: &str = "Plan";
 const RESUME_WAREHOUSE: &str = "ResumeWarehouse";
 /// GetExecutionHistory pages of 1,000 events; an execution has at most 25,000.
@@ -162,6 +164,11 @@ pub async fn handle(
         };
         done.warehouse = Some(warehouse::restore(&step, true, ending, seen.started).await?);
     }
+    // A dry run pages no one (as the definition's AlertUnlessDryRun): cleaned up, not alerted.
+    if seen.run.as_ref().is_some_and(|r| r.dry_run) {
+        tracing::info!(execution = %ended.execution_arn, "a dry run: cleaned up, no alert");
+        return Ok(done);
+    }
     alert(aws, &ended, &seen).await?;
     done.alerted = true;
     Ok(done)
@@ -209,7 +216,7 @@ impl Seen {
         }
         if let Some(exited) = event.state_exited_event_details() {
             match exited.name() {
-                NOTIFY_FAILURE => self.failure_path_done = true,
+                NOTIFY_FAILURE | ALERT_UNLESS_DRY_RUN => self.failure_path_done = true,
                 PLAN => {
                     if let Some(run) = exited.output().and_then(run_of_plan_output) {
                         self.run = Some(run);
