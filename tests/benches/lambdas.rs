@@ -176,6 +176,7 @@ async fn main() {
                         "arn:aws:states:us-east-1:123456789012:execution:post-etl:cold-{n}"
                     ),
                     dry_run: false,
+                    tables: None,
                 };
                 let env = if kind == "rust/extension" {
                     &env_ext

@@ -330,6 +330,7 @@ impl World {
                 "arn:aws:states:us-east-1:123456789012:execution:post-etl:{run_key}"
             ),
             dry_run: false,
+            tables: None,
         }
     }
 }

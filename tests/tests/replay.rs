@@ -344,6 +344,42 @@ async fn a_dry_run_whose_checks_fail_is_cleaned_up_and_pages_no_one() {
     assert_eq!(wh["state"], "SUSPENDED", "{wh}");
 }
 
+#[tokio::test]
+async fn tables_narrow_the_whole_run_to_what_depends_on_them() {
+    let (world, workflow) = world().await;
+    let input = json!({"pipeline": "orders", "tables": ["CUSTOMERS"]});
+    let execution = workflow.start("only-customers", &input).await;
+    let finished = workflow.wait(&execution, LIMIT).await;
+    assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
+    let e = &world.emulator;
+    assert_eq!(e.executions_of("ALTER ICEBERG TABLE").await, 1);
+    assert_eq!(
+        e.executions_of(r#"ALTER ICEBERG TABLE "LAKE"."RAW"."CUSTOMERS""#)
+            .await,
+        1
+    );
+    assert_eq!(
+        e.executions_of("MERGE INTO ANALYTICS.CORE.CUSTOMERS").await,
+        1
+    );
+    assert_eq!(
+        e.executions_of(r#"MERGE INTO "ANALYTICS"."CORE"."ORDERS""#)
+            .await,
+        0
+    );
+    // Only the custom SQL rule: every table rule is on ORDERS, which this run does not write.
+    let output = finished.output.unwrap();
+    assert_eq!(output["plan"]["checks"], 1, "{output}");
+    assert_eq!(output["quality"]["result"]["passed"], 1, "{output}");
+    assert_eq!(
+        output["marts"]["result"]["refreshed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
 /// The results of the execution's tasks, as the history records them.
 async fn task_results(workflow: &Workflow, execution: &str) -> Vec<Value> {
     let history = workflow

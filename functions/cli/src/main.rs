@@ -103,7 +103,9 @@ struct RunArgs {
     /// suspended for the reads).
     #[arg(long)]
     dry_run: bool,
-    /// Refresh only these Iceberg tables (full or short names, comma separated).
+    /// Narrow the run to these Iceberg tables (full or short names, comma separated) and what
+    /// depends on them: the merges that read them, the checks on what those merges write, the
+    /// marts if any merge runs.
     #[arg(long, value_delimiter = ',', value_name = "TABLE,...")]
     tables: Vec<String>,
 }

@@ -31,8 +31,9 @@ pub async fn handle(env: &Env, event: LambdaEvent<RunRequest>) -> Result<Quality
 /// Judges every rule (each result also lands in `judged`, for the ledger) and writes the audit rows.
 async fn check(step: &Step<'_>, judged: &mut Vec<RuleResult>) -> Result<QualityResult, StepError> {
     let env = step.env;
-    let mut results = Vec::with_capacity(step.pipeline.checks.len());
-    for check in &step.pipeline.checks {
+    let checks = step.scope()?.checks;
+    let mut results = Vec::with_capacity(checks.len());
+    for check in checks {
         let result = evaluate(step, check).await?;
         tracing::info!(rule = %result.rule, outcome = ?result.outcome, observed = ?result.observed, "{}", result.message);
         results.push(result);

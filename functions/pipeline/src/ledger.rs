@@ -238,6 +238,7 @@ mod tests {
             run_key: "glue:orders:to:iceberg:jr_1".into(),
             execution: "arn:aws:states:us-east-1:1:execution:post-etl:x".into(),
             dry_run: false,
+            tables: None,
         }
     }
 

@@ -225,7 +225,19 @@ const OBJECT_DOES_NOT_EXIST: &str = "002003";
 /// earlier request only when it started at least this long before this one was sent.
 const CLOCK_MARGIN: Duration = Duration::from_millis(250);
 
-impl Step<'_> {
+impl<'a> Step<'a> {
+    /// What this run covers: all of the pipeline, or what depends on the tables a manual start
+    /// named (see [`crate::config::Scope`]).
+    pub fn scope(&self) -> Result<crate::config::Scope<'a>, StepError> {
+        self.pipeline
+            .scope(self.run.tables.as_deref())
+            .map_err(|name| StepError::UnknownItem {
+                pipeline: self.run.pipeline.clone(),
+                kind: "Iceberg table",
+                name,
+            })
+    }
+
     /// A statement tagged with pipeline, execution and step, whose request id derives from the
     /// run, step, item and position: a retried invocation or a replayed event sends the same id,
     /// and Snowflake returns the earlier run instead of running it again.

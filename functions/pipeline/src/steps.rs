@@ -17,6 +17,10 @@ pub struct Run {
     pub execution: String,
     #[serde(default)]
     pub dry_run: bool,
+    /// A manual start's `tables`: the run covers what depends on them (see
+    /// [`crate::config::Scope`]); absent, the whole pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<String>>,
 }
 
 /// The plan step's input: the execution input as given, and the execution's ARN.

@@ -246,3 +246,67 @@ fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn tables_narrow_a_run_to_what_depends_on_them() {
+    let config = Config::load(&sample_dir().join("pipelines.toml")).unwrap();
+    let orders = config.pipeline("orders").unwrap();
+    let names = |scope: &pipeline::config::Scope<'_>| {
+        (
+            scope
+                .iceberg_tables
+                .iter()
+                .map(|t| t.table.plain())
+                .collect::<Vec<_>>(),
+            scope
+                .merges
+                .iter()
+                .map(|m| m.name.clone())
+                .collect::<Vec<_>>(),
+            scope.checks.len(),
+            scope.marts.len(),
+        )
+    };
+    let all = orders.scope(None).unwrap();
+    assert_eq!(
+        names(&all),
+        (
+            vec![
+                "LAKE.RAW.ORDERS".to_string(),
+                "LAKE.RAW.CUSTOMERS".to_string()
+            ],
+            vec!["orders".to_string(), "customers".to_string()],
+            6,
+            3
+        )
+    );
+    // The generated merge reads LAKE.RAW.ORDERS; every check is on its target (or custom SQL).
+    let only = orders.scope(Some(&["orders".to_string()])).unwrap();
+    assert_eq!(
+        names(&only),
+        (
+            vec!["LAKE.RAW.ORDERS".to_string()],
+            vec!["orders".to_string()],
+            6,
+            3
+        )
+    );
+    // The SQL-file merge names LAKE.RAW.CUSTOMERS; no table check is on what it writes, the
+    // custom SQL rule runs because a merge does.
+    let customers = orders
+        .scope(Some(&["LAKE.RAW.CUSTOMERS".to_string()]))
+        .unwrap();
+    assert_eq!(
+        names(&customers),
+        (
+            vec!["LAKE.RAW.CUSTOMERS".to_string()],
+            vec!["customers".to_string()],
+            1,
+            3
+        )
+    );
+    assert_eq!(
+        orders.scope(Some(&["NOPE".to_string()])).unwrap_err(),
+        "NOPE"
+    );
+}

@@ -79,6 +79,7 @@ pub async fn handle(
             run_key: format!("glue:{}:{}", detail.job_name, detail.job_run_id),
             execution: execution.clone(),
             dry_run: false,
+            tables: None,
         };
         let trigger = Trigger::Glue {
             job_name: detail.job_name,
@@ -104,6 +105,7 @@ pub async fn handle(
                 .unwrap_or_else(|| format!("manual:{execution_name}")),
             execution: execution.clone(),
             dry_run: manual.dry_run,
+            tables: manual.tables.clone(),
         };
         (pipeline, run, Trigger::Manual, manual.tables)
     };
@@ -157,42 +159,30 @@ fn plan(
     poll_seconds: u64,
     max_wait: Duration,
 ) -> Result<Plan, StepError> {
-    let mut iceberg = Vec::new();
-    for table in &pipeline.iceberg_tables {
-        let full = table.table.plain();
-        let wanted = tables.is_none_or(|names| {
-            names.iter().any(|n| {
-                n.eq_ignore_ascii_case(&full) || n.eq_ignore_ascii_case(table.table.name().as_str())
-            })
-        });
-        if wanted {
-            iceberg.push(full);
-        }
-    }
-    for name in tables.unwrap_or_default() {
-        let known = pipeline.iceberg_tables.iter().any(|t| {
-            name.eq_ignore_ascii_case(&t.table.plain())
-                || name.eq_ignore_ascii_case(t.table.name().as_str())
-        });
-        if !known {
-            return Err(StepError::UnknownItem {
-                pipeline: pipeline.name.clone(),
-                kind: "Iceberg table",
-                name: name.clone(),
-            });
-        }
-    }
+    // A manual start naming tables covers what depends on them (the steps work it out alike).
+    let scope = pipeline
+        .scope(tables)
+        .map_err(|name| StepError::UnknownItem {
+            pipeline: pipeline.name.clone(),
+            kind: "Iceberg table",
+            name,
+        })?;
+    let iceberg: Vec<String> = scope
+        .iceberg_tables
+        .iter()
+        .map(|t| t.table.plain())
+        .collect();
     let limits = poll_limits(pipeline, iceberg.len(), poll_seconds, max_wait);
     Ok(Plan {
-        merges: pipeline.merges.iter().map(|m| m.name.clone()).collect(),
+        merges: scope.merges.iter().map(|m| m.name.clone()).collect(),
         run,
         trigger,
         warehouse: pipeline.warehouse.as_str().to_string(),
         warehouse_size: pipeline.warehouse_size.clone(),
         iceberg_tables: iceberg,
         max_concurrency: pipeline.max_concurrency,
-        checks: pipeline.checks.len(),
-        marts: pipeline.marts.iter().map(|m| m.name.clone()).collect(),
+        checks: scope.checks.len(),
+        marts: scope.marts.iter().map(|m| m.name.clone()).collect(),
         poll_seconds,
         limits,
         gate: Gate::Proceed,

@@ -78,6 +78,11 @@ async fn refresh(
         resume: None,
         skipped: Vec::new(),
     };
+    // Marts declare no inputs: a run narrowed to tables no merge reads refreshes none.
+    if step.scope()?.marts.is_empty() {
+        tracing::info!("no merge in this run's scope: no mart to refresh");
+        return Ok(result);
+    }
     if request.next > marts.len() {
         return Err(StepError::Malformed(format!(
             "next = {} but the pipeline has {} marts",

@@ -14,6 +14,7 @@ mod pipeline;
 mod problem;
 mod quality;
 mod read;
+mod scope;
 mod settings;
 mod sql;
 mod validate;
@@ -27,6 +28,7 @@ pub use quality::{
     AcceptedValuesFile, Check, CheckFile, CustomSqlFile, FreshnessFile, MAX_CHECKS, NotNullFile,
     RowCountFile, Rule, Severity, UniqueFile,
 };
+pub use scope::Scope;
 pub use settings::{MAX_STATEMENT_TIMEOUT_SECONDS, Prices, PricesFile, SettingsFile};
 pub use sql::count_failing_rows;
 
