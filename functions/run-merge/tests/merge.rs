@@ -141,8 +141,32 @@ async fn dry_runs_and_unknown_merges() {
             .starts_with("MERGE INTO \"ANALYTICS\".\"CORE\".\"ORDERS\"")
     );
     assert_eq!(world.emulator.executions_of("MERGE").await, 0);
-    // The sample's SQL-file merge reads the source table as it is: its dry run says so.
+    // The sample's SQL-file merge de-duplicates its source: no warning.
     let customers = merge(&world.env, &run, "customers", None, Context::default()).await;
+    let sql = customers.dry_run_sql.unwrap();
+    assert!(
+        sql.starts_with("MERGE INTO ANALYTICS.CORE.CUSTOMERS"),
+        "{sql}"
+    );
+    assert!(!sql.contains("postetl warning"), "{sql}");
+    // A SQL-file merge that reads the source table as it is: its dry run says so.
+    let dir = world.config_path.parent().unwrap();
+    std::fs::write(
+        dir.join("sql/merge_bare.sql"),
+        "MERGE INTO ANALYTICS.CORE.CUSTOMERS t USING LAKE.RAW.CUSTOMERS s ON t.CUSTOMER_ID = s.CUSTOMER_ID \
+         WHEN NOT MATCHED THEN INSERT (CUSTOMER_ID) VALUES (s.CUSTOMER_ID)",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&world.config_path)
+        .unwrap()
+        .replace(
+            "sql_file = \"sql/merge_customers.sql\"",
+            "sql_file = \"sql/merge_bare.sql\"",
+        );
+    let bare = dir.join("bare.toml");
+    std::fs::write(&bare, text).unwrap();
+    let env = Env::new(Config::load(&bare).unwrap(), world.env.snowflake.clone());
+    let customers = merge(&env, &run, "customers", None, Context::default()).await;
     let sql = customers.dry_run_sql.unwrap();
     assert!(
         sql.starts_with("-- postetl warning: the MERGE source is not de-duplicated"),
