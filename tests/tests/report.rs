@@ -222,6 +222,8 @@ async fn a_merge_handed_back_shows_its_poll_loop() {
     let report = report_of(&world, &workflow, &finished.arn).await;
     let orders = row(&report, "orders");
     assert!(orders.polls >= 1, "{orders:?}");
+    // Going round the poll loop is not retrying: every attempt here succeeded first time.
+    assert_eq!(orders.segments[0].retries, 0, "{orders:?}");
     assert_eq!(row(&report, "customers").polls, 0);
     let statements = report.statements.as_ref().unwrap();
     let merge = statements

@@ -235,6 +235,16 @@ fn format_seconds(s: f64) -> String {
     }
 }
 
+/// The first two query ids and how many more (an invocation may send dozens).
+fn short_list(ids: &[String]) -> String {
+    match ids {
+        [] => String::new(),
+        [a] => a.clone(),
+        [a, b] => format!("{a} {b}"),
+        [a, b, rest @ ..] => format!("{a} {b} (+{} more)", rest.len()),
+    }
+}
+
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map(|v| v.to_string()).unwrap_or_default()
 }
@@ -334,7 +344,7 @@ code{{font-size:12px}}
                     opt(&r.rows_deleted),
                     esc(&check),
                     r.seconds.map(|s| format!("{s:.2}")).unwrap_or_default(),
-                    esc(&r.statement_handles.join(" ")),
+                    esc(&short_list(&r.statement_handles)),
                     esc(r.error.as_deref().unwrap_or(""))
                 );
             }

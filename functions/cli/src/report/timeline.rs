@@ -37,8 +37,9 @@ pub struct Segment {
     pub status: &'static str,
     pub error: Option<String>,
     pub cause: Option<String>,
-    /// Task attempts beyond the first (the Retry field at work).
+    /// Task attempts beyond the first of a state entry (the Retry field at work).
     pub retries: u32,
+    /// Attempts within the state entered last.
     #[serde(skip)]
     attempts: u32,
     /// The last attempt failed (so the state did, unless a later attempt came).
@@ -306,6 +307,10 @@ impl Builder {
             }
             if owner.is_none() {
                 self.open_segment(idx, e.at);
+            } else if let Some(seg) = self.rows[idx].segments.last_mut() {
+                // A new state inside the item (the next go round a poll loop): its first attempt
+                // is not a retry.
+                seg.attempts = 0;
             }
             self.current.insert(owner, idx);
         } else if kind.ends_with("StateExited") {
@@ -332,8 +337,9 @@ impl Builder {
             self.requests += u32::from(lambda);
             self.lambda.insert(owner.clone(), lambda.then_some(e.at));
             if let Some(seg) = self.segment(&owner) {
+                // A second attempt within one state entry is the Retry field at work.
                 seg.attempts += 1;
-                seg.retries = seg.attempts.saturating_sub(1);
+                seg.retries += u32::from(seg.attempts > 1);
                 seg.last_failed = false;
             }
         } else if matches!(kind, "TaskStarted" | "LambdaFunctionStarted") {
@@ -378,5 +384,60 @@ impl Builder {
                 seg.cause = e.cause.clone();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: i64, previous: i64, kind: &str, name: Option<&str>, index: Option<i64>) -> Event {
+        Event {
+            id,
+            previous,
+            at: id as f64,
+            kind: kind.into(),
+            name: name.map(String::from),
+            index,
+            resource: kind.eq("TaskScheduled").then(|| "lambda".into()),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn a_retry_is_counted_and_a_poll_loop_is_not() {
+        let input = r#"{"plan": {"merges": ["orders"]}}"#;
+        let mut map = ev(2, 1, "MapStateEntered", Some("RunMerges"), None);
+        map.data = Some(input.into());
+        let events = vec![
+            ev(1, 0, "ExecutionStarted", None, None),
+            map,
+            ev(3, 2, "MapIterationStarted", Some("RunMerges"), Some(0)),
+            ev(4, 3, "TaskStateEntered", Some("Merge"), None),
+            ev(5, 4, "TaskScheduled", None, None),
+            ev(6, 5, "TaskFailed", None, None),
+            ev(7, 6, "TaskScheduled", None, None),
+            ev(8, 7, "TaskSucceeded", None, None),
+            ev(9, 8, "TaskStateExited", Some("Merge"), None),
+            ev(10, 9, "WaitStateEntered", Some("WaitForMerge"), None),
+            ev(11, 10, "TaskStateEntered", Some("ResumeMerge"), None),
+            ev(12, 11, "TaskScheduled", None, None),
+            ev(13, 12, "TaskSucceeded", None, None),
+            ev(14, 13, "MapIterationSucceeded", Some("RunMerges"), Some(0)),
+            ev(15, 14, "MapStateExited", Some("RunMerges"), None),
+            ev(16, 15, "ExecutionSucceeded", None, None),
+        ];
+        let t = timeline(&events);
+        let orders = t.rows.iter().find(|r| r.name == "orders").unwrap();
+        assert_eq!(orders.parent.as_deref(), Some("RunMerges"));
+        assert_eq!(
+            (orders.segments[0].retries, orders.polls),
+            (1, 1),
+            "{orders:?}"
+        );
+        assert_eq!(orders.segments[0].status, "succeeded");
+        assert_eq!(t.lambda_requests, 3);
+        let map = t.rows.iter().find(|r| r.name == "RunMerges").unwrap();
+        assert_eq!((map.kind, map.segments[0].status), ("map", "succeeded"));
     }
 }
