@@ -67,7 +67,10 @@ async fn merges_the_newest_version_of_each_row_once() {
         .await;
     assert_eq!(shipped, vec![vec![json!("SHIPPED")]]);
 
-    // Step Functions retries the invocation: Snowflake returns the first run's result.
+    // Step Functions retries the invocation (its retriers wait 2 s or more): Snowflake returns
+    // the first run's result. The step tells it by `createdOn`, with 250 ms allowed for the two
+    // clocks to differ, so the retry here comes later than that.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let retried = merge(&world.env, &run, "orders", None, Context::default()).await;
     assert_eq!(
         retried,
