@@ -59,7 +59,7 @@ impl Env {
 
     /// Loads the config at `path`; if it is invalid, every step invocation reports why.
     pub fn load(path: &std::path::Path, snowflake: Client) -> Self {
-        let config = Config::load(path).map(Arc::new).map_err(Arc::new);
+        let config = Config::load_deployed(path).map(Arc::new).map_err(Arc::new);
         if let Err(e) = &config {
             tracing::error!(error = %e, "the pipeline config is invalid");
         }

@@ -142,7 +142,7 @@ fn a_syntax_error_names_its_place_and_line() {
 }
 
 #[test]
-fn custom_sql_is_rebuilt_so_that_it_cannot_leave_its_wrapper() {
+fn custom_sql_is_read_so_that_it_cannot_leave_its_wrapper() {
     let rule = |sql: &str| {
         let text = format!(
             "[pipelines.p]\nglue_jobs = [\"j\"]\nwarehouse = \"W\"\n[[pipelines.p.checks]]\nname = \"c\"\nkind = \"custom_sql\"\nseverity = \"error\"\nsql = '''{sql}'''\n"
@@ -168,6 +168,34 @@ fn custom_sql_is_rebuilt_so_that_it_cannot_leave_its_wrapper() {
     let sql = rule("/* lead */ WITH x AS (SELECT 1 AS a) SELECT a FROM x -- trailing");
     assert!(!sql.contains("--") && !sql.contains("/*"), "{sql}");
     assert_eq!(rule("SELECT 'it''s' AS q"), "SELECT 'it''s' AS q");
+}
+
+/// The Lambdas load the deployed config without the SQL parser (`load_deployed`); validate's
+/// parser-checked reading must give them exactly the same config, SQL text included.
+#[test]
+fn the_lambdas_read_the_sample_config_as_validate_does() {
+    let validated = Config::load(&sample_path()).unwrap();
+    let deployed = Config::load_deployed(&sample_path()).unwrap();
+    assert_eq!(format!("{deployed:?}"), format!("{validated:?}"));
+}
+
+/// Where the parser would delimit a statement differently from the Lambdas' reading, validate
+/// refuses the file rather than let the Lambdas send other text than `postetl compile` shows.
+#[test]
+fn sql_the_lambdas_would_read_differently_is_refused() {
+    let dir = scratch("merge-ambiguous");
+    // The parser's Snowflake dialect reads `#` as a comment; the Lambdas' reading does not.
+    std::fs::write(dir.join("m.sql"), "DELETE FROM T WHERE A = 1 # gone\n").unwrap();
+    let text = "[pipelines.p]\nglue_jobs = [\"j\"]\nwarehouse = \"W\"\n[[pipelines.p.merges]]\nname = \"m\"\nsql_file = \"m.sql\"\n";
+    let problems: Vec<String> = match Config::parse(text, &dir, "test.toml") {
+        Ok(_) => panic!("validate accepted SQL the Lambdas read differently"),
+        Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("sql_file") && problems[0].contains("cannot be read reliably"),
+        "{problems:?}"
+    );
 }
 
 #[test]

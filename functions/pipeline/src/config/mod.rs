@@ -37,6 +37,7 @@ use read::Table;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use snowflake::ObjectName;
+use sql::SqlCheck;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -69,8 +70,23 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads and validates a config file; SQL files are read relative to it.
+    /// Reads and validates a config file, its SQL checked with a parser; SQL files are read
+    /// relative to it. What `postetl validate`, `cdk synth` and the tests use.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, Some(&sql::Parser))
+    }
+
+    /// Reads a deployed config, as the Lambdas do: validated like [`Config::load`] except that its
+    /// SQL is taken as text, because `cdk synth` ran `postetl validate` on this very file. The
+    /// parser then stays out of the Lambda binaries (it would be the largest part of each).
+    pub fn load_deployed(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, None)
+    }
+
+    fn load_with(
+        path: &Path,
+        sql_check: Option<&'static dyn SqlCheck>,
+    ) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: file.clone(),
@@ -79,18 +95,32 @@ impl Config {
                 message: format!("cannot read: {e}"),
             }],
         })?;
-        Self::parse(&text, path.parent().unwrap_or(Path::new(".")), &file)
+        Self::parse_with(
+            &text,
+            path.parent().unwrap_or(Path::new(".")),
+            &file,
+            sql_check,
+        )
     }
 
     /// Validates config text; `base_dir` is where relative SQL files are looked up.
     pub fn parse(text: &str, base_dir: &Path, file: &str) -> Result<Self, ConfigError> {
+        Self::parse_with(text, base_dir, file, Some(&sql::Parser))
+    }
+
+    fn parse_with(
+        text: &str,
+        base_dir: &Path,
+        file: &str,
+        sql_check: Option<&'static dyn SqlCheck>,
+    ) -> Result<Self, ConfigError> {
         let fail = |problems| ConfigError {
             file: file.to_string(),
             problems,
         };
         let value: toml::Value =
             toml::from_str(text).map_err(|e| fail(vec![syntax_problem(text, &e)]))?;
-        let ctx = Ctx::new(base_dir);
+        let ctx = Ctx::new(base_dir, sql_check);
         let config = read(Table::new(&ctx, At::root(), Some(&value)));
         let problems = ctx.into_problems();
         match config {

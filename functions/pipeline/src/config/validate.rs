@@ -2,6 +2,7 @@
 //! checks every part of the config shares (names, files).
 
 use super::problem::{At, Problem};
+use super::sql::SqlCheck;
 use snowflake::{Identifier, ObjectName};
 use std::cell::RefCell;
 use std::path::{Component, Path, PathBuf};
@@ -9,14 +10,21 @@ use std::path::{Component, Path, PathBuf};
 pub(crate) struct Ctx {
     problems: RefCell<Vec<Problem>>,
     base_dir: PathBuf,
+    /// The parser's checks of the config's SQL; `None` for a deployed config, checked at synth.
+    sql_check: Option<&'static dyn SqlCheck>,
 }
 
 impl Ctx {
-    pub(crate) fn new(base_dir: &Path) -> Self {
+    pub(crate) fn new(base_dir: &Path, sql_check: Option<&'static dyn SqlCheck>) -> Self {
         Self {
             problems: RefCell::default(),
             base_dir: base_dir.to_path_buf(),
+            sql_check,
         }
+    }
+
+    pub(crate) fn sql_check(&self) -> Option<&'static dyn SqlCheck> {
+        self.sql_check
     }
 
     pub(crate) fn problem(&self, at: &At, message: impl Into<String>) {

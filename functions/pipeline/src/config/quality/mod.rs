@@ -91,8 +91,9 @@ pub enum Rule {
         column: Identifier,
         max_age: Duration,
     },
-    /// `sql` is one query returning the failing rows, rebuilt from its parse tree; dq-check
-    /// counts it with [`count_failing_rows`](super::count_failing_rows).
+    /// `sql` is one query returning the failing rows, as written (validate checks that it parses
+    /// back unchanged inside the wrapper); dq-check counts it with
+    /// [`count_failing_rows`](super::count_failing_rows).
     CustomSql { sql: String },
 }
 
