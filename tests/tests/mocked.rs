@@ -325,6 +325,16 @@ async fn a_superseded_run_ends_cleanly_before_touching_snowflake(engine: Engine)
     assert_eq!(top_level(&f), ["Start", "Plan", "RunGate", "Superseded"]);
 }
 
+async fn a_run_with_nothing_changed_ends_before_the_warehouse(engine: Engine) {
+    let f = run_case(engine, "NothingChanged").await;
+    assert_eq!(f.status, "SUCCEEDED", "{f:?}");
+    assert_eq!(
+        top_level(&f),
+        ["Start", "Plan", "RunGate", "NothingChanged"]
+    );
+    assert_eq!(f.entered("ResumeWarehouse"), 0);
+}
+
 async fn a_response_number_the_file_lacks_fails_the_execution_uncaught(engine: Engine) {
     // Two tables, one response: the second RefreshIcebergTable invocation is number 1, which
     // Step Functions Local answers with States.Runtime. No Catch sees it, so no alert either.
@@ -367,6 +377,7 @@ on_both_engines!(
     a_failed_error_rule_stops_before_the_marts,
     a_suspend_that_keeps_failing_still_alerts,
     a_superseded_run_ends_cleanly_before_touching_snowflake,
+    a_run_with_nothing_changed_ends_before_the_warehouse,
     a_response_number_the_file_lacks_fails_the_execution_uncaught,
 );
 

@@ -21,10 +21,13 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// The console input for a pipeline, as the Step Functions console's "Start execution" takes it.
-pub fn console_input(pipeline: &str, dry_run: bool, tables: &[String]) -> Value {
+pub fn console_input(pipeline: &str, dry_run: bool, tables: &[String], force: bool) -> Value {
     let mut input = json!({"pipeline": pipeline});
     if dry_run {
         input["dryRun"] = json!(true);
+    }
+    if force {
+        input["force"] = json!(true);
     }
     if !tables.is_empty() {
         input["tables"] = json!(tables);

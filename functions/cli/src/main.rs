@@ -108,6 +108,10 @@ struct RunArgs {
     /// marts if any merge runs.
     #[arg(long, value_delimiter = ',', value_name = "TABLE,...")]
     tables: Vec<String>,
+    /// Run everything, even the tables whose Glue metadata has not moved since the pipeline's
+    /// last successful run (which a run otherwise skips, with what depends only on them).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -141,14 +145,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             check(&config, &config_path, &args)?;
             println!(
                 "{}",
-                postetl_cli::console_input(&args.pipeline, args.dry_run, &args.tables)
+                postetl_cli::console_input(&args.pipeline, args.dry_run, &args.tables, args.force)
             );
             Ok(())
         }
         Command::Start { run, target } => {
             let config = load(&config_path)?;
             check(&config, &config_path, &run)?;
-            let input = postetl_cli::console_input(&run.pipeline, run.dry_run, &run.tables);
+            let input =
+                postetl_cli::console_input(&run.pipeline, run.dry_run, &run.tables, run.force);
             start(input, &run.pipeline, target, &config.prices).await
         }
         Command::Replay { event, target } => {

@@ -12,6 +12,53 @@ fn field(out: &mut impl Write, name: &str, value: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What a change-aware run left out, and since which run it was unchanged.
+fn unchanged(out: &mut impl Write, plan: &serde_json::Value) -> std::io::Result<()> {
+    let since = plan["changedSince"]
+        .as_str()
+        .map(|arn| arn.rsplit(':').next().unwrap_or(arn));
+    if plan["gate"] == "unchanged" {
+        return field(
+            out,
+            "changes",
+            &format!(
+                "none since run {}: no Iceberg table's metadata moved, so no warehouse was resumed (0 warehouse seconds)",
+                since.unwrap_or("?")
+            ),
+        );
+    }
+    let names = |key: &str| -> Vec<&str> {
+        plan["skipped"][key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default()
+    };
+    let parts: Vec<String> = [
+        ("icebergTables", "tables"),
+        ("merges", "merges"),
+        ("checks", "checks"),
+        ("marts", "marts"),
+    ]
+    .iter()
+    .filter_map(|(key, what)| {
+        let items = names(key);
+        (!items.is_empty()).then(|| format!("{} {what} ({})", items.len(), items.join(", ")))
+    })
+    .collect();
+    if !parts.is_empty() {
+        field(
+            out,
+            "skipped",
+            &format!(
+                "unchanged since run {}: {}",
+                since.unwrap_or("?"),
+                parts.join("; ")
+            ),
+        )?;
+    }
+    Ok(())
+}
+
 /// The final lines.
 pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
     let f = &summary.facts;
@@ -25,6 +72,9 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
         summary.status.clone()
     };
     field(out, "status", &status)?;
+    if let Some(plan) = summary.output.as_ref().map(|o| &o["plan"]) {
+        unchanged(out, plan)?;
+    }
     // A dry run changed nothing: its statements are listed at the end instead.
     if !f.merges.is_empty() && !f.dry_run {
         let ours: Vec<_> = f.merges.values().filter(|m| !m.from_earlier_run).collect();

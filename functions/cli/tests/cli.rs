@@ -376,7 +376,7 @@ async fn a_long_step_shows_a_live_line() {
     let mocks = postetl_tests::repo_root().join("statemachine/mock-config.json");
     let aws = LocalAws::start_with(None, Some(&mocks));
     let workflow = Workflow::deploy(&aws).await;
-    let input = postetl_cli::console_input("orders", false, &[]);
+    let input = postetl_cli::console_input("orders", false, &[], false);
     let watch = |live: bool| {
         let workflow = &workflow;
         let input = &input;

@@ -162,7 +162,8 @@ pub async fn handle(
             step: seen.last_state.clone().unwrap_or_else(|| "unknown".into()),
             error,
         };
-        done.warehouse = Some(warehouse::restore(&step, true, ending, seen.started).await?);
+        done.warehouse =
+            Some(warehouse::restore(&step, true, ending, seen.started, Default::default()).await?);
     }
     // A dry run pages no one (as the definition's AlertUnlessDryRun): cleaned up, not alerted.
     if seen.run.as_ref().is_some_and(|r| r.dry_run) {

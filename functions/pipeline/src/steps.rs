@@ -17,8 +17,9 @@ pub struct Run {
     pub execution: String,
     #[serde(default)]
     pub dry_run: bool,
-    /// A manual start's `tables`: the run covers what depends on them (see
-    /// [`crate::config::Scope`]); absent, the whole pipeline.
+    /// The Iceberg tables the run covers, and with them what depends on them (see
+    /// [`crate::config::Scope`]): a manual start's `tables`, narrowed by the plan to those that
+    /// changed since the last successful run; absent, the whole pipeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tables: Option<Vec<String>>,
 }
@@ -78,8 +79,39 @@ pub struct Plan {
     pub limits: PollLimits,
     /// Whether this run may go ahead now (one run per pipeline at a time).
     pub gate: Gate,
-    /// Which execution this run waits behind or was superseded by.
+    /// Which execution this run waits behind or was superseded by, or since when nothing changed.
     pub gate_reason: Option<String>,
+    /// The last successful run of the pipeline whose metadata locations this run compared with;
+    /// absent when none was found or the run was forced (then every table counts as changed).
+    #[serde(default)]
+    pub changed_since: Option<String>,
+    /// What the run leaves out because nothing it depends on changed since then.
+    #[serde(default)]
+    pub skipped: Skipped,
+    /// Table to the Glue metadata location Snowflake is up to once this run succeeds: the next
+    /// run's baseline (read back from this execution's output). At most about 75 KiB for the
+    /// largest pipeline (500 tables), well within the 256 KiB state limit.
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, String>,
+}
+
+/// The parts of a pipeline a change-aware run skips, by name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub iceberg_tables: Vec<String>,
+    pub merges: Vec<String>,
+    pub checks: Vec<String>,
+    pub marts: Vec<String>,
+}
+
+impl Skipped {
+    pub fn is_empty(&self) -> bool {
+        self.iceberg_tables.is_empty()
+            && self.merges.is_empty()
+            && self.checks.is_empty()
+            && self.marts.is_empty()
+    }
 }
 
 /// Caps on the state machine's poll loops; past one, the run fails with
@@ -153,6 +185,8 @@ pub enum Gate {
     Wait,
     /// Waiting, and a newer run is already queued: end cleanly, it will do the work.
     Superseded,
+    /// No Iceberg table changed since the last successful run: end without resuming the warehouse.
+    Unchanged,
 }
 
 /// One table or merge of a run; `handle` is set when resuming a statement handed back earlier.
@@ -188,6 +222,12 @@ pub struct WarehouseRequest {
     /// Suspend: when the execution started (`$$.Execution.StartTime`), for the ledger's run row.
     #[serde(default)]
     pub run_started: Option<String>,
+    /// Suspend: what the plan skipped as unchanged (`$.plan.skipped`), for the ledger's rows.
+    #[serde(default)]
+    pub skipped: Skipped,
+    /// Suspend: the run those items were unchanged since (`$.plan.changedSince`).
+    #[serde(default)]
+    pub changed_since: Option<String>,
 }
 
 /// A failure the state machine recorded (`$.failure`): the state that failed and its error name.

@@ -33,14 +33,14 @@ pub fn identify(config: &Config, input: &Value) -> Option<(String, bool)> {
 }
 
 /// `arn:aws:states:R:A:execution:SM:NAME` runs on `arn:aws:states:R:A:stateMachine:SM`.
-fn state_machine_of(execution: &str) -> Option<String> {
+pub(crate) fn state_machine_of(execution: &str) -> Option<String> {
     let parts: Vec<&str> = execution.split(':').collect();
     (parts.len() >= 8 && parts[5] == "execution")
         .then(|| format!("{}:stateMachine:{}", parts[..5].join(":"), parts[6]))
 }
 
 /// The service's code and message, without the raw response that `Display` of an SDK error carries.
-fn unavailable<E: ProvideErrorMetadata>(
+pub(crate) fn unavailable<E: ProvideErrorMetadata>(
     e: aws_sdk_sfn::error::SdkError<E, HttpResponse>,
 ) -> StepError {
     let reason = match e.as_service_error() {

@@ -2,11 +2,12 @@
 //! Change` event (automatic start) or a console input such as
 //! `{"pipeline": "orders", "dryRun": true, "tables": ["ORDERS"]}`.
 
+mod changes;
 mod gate;
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::Pipeline;
-use pipeline::steps::{Gate, Plan, PlanRequest, PollLimits, Run, Trigger};
+use pipeline::steps::{Gate, Plan, PlanRequest, PollLimits, Run, Skipped, Trigger};
 use pipeline::{Env, StepError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,6 +24,9 @@ struct ManualInput {
     /// Names the run for request-id de-duplication; defaults to the execution, so a new manual
     /// execution is new work while a redrive of the same execution is not.
     run_key: Option<String>,
+    /// Run everything, changed or not.
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(Deserialize)]
@@ -49,7 +53,7 @@ pub async fn handle(
     let PlanRequest { input, execution } = event.payload;
     let config = env.config()?;
     let is_event = input.get("detail-type").is_some() || input.get("source").is_some();
-    let (pipeline, run, trigger, tables) = if is_event {
+    let (pipeline, run, trigger, tables, force) = if is_event {
         let detail = glue_detail(&input)?;
         let pipeline = config
             .pipeline_for_job(&detail.job_name)
@@ -87,11 +91,11 @@ pub async fn handle(
             event_time: input.get("time").and_then(Value::as_str).map(String::from),
             job_run,
         };
-        (pipeline, run, trigger, None)
+        (pipeline, run, trigger, None, false)
     } else {
         let manual: ManualInput = serde_json::from_value(input).map_err(|e| {
             StepError::Malformed(format!(
-                "expected a Glue Job State Change event or {{\"pipeline\": \"..\", \"dryRun\": bool, \"tables\": [..]}}: {e}"
+                "expected a Glue Job State Change event or {{\"pipeline\": \"..\", \"dryRun\": bool, \"tables\": [..], \"force\": bool}}: {e}"
             ))
         })?;
         let pipeline = config
@@ -107,7 +111,7 @@ pub async fn handle(
             dry_run: manual.dry_run,
             tables: manual.tables.clone(),
         };
-        (pipeline, run, Trigger::Manual, manual.tables)
+        (pipeline, run, Trigger::Manual, manual.tables, manual.force)
     };
     let mut plan = plan(
         pipeline,
@@ -129,9 +133,14 @@ pub async fn handle(
             }
         }
     }
+    // Only a run that goes ahead now works out what changed (a waiting one plans again later).
+    if plan.gate == Gate::Proceed {
+        narrow_to_changes(&mut plan, pipeline, aws, &execution, force).await?;
+    }
     tracing::info!(pipeline = %plan.run.pipeline, run_key = %plan.run.run_key, tables = plan.iceberg_tables.len(),
         merges = plan.merges.len(), checks = plan.checks, marts = plan.marts.len(), dry_run = plan.run.dry_run,
-        gate = ?plan.gate, reason = ?plan.gate_reason, "planned");
+        gate = ?plan.gate, reason = ?plan.gate_reason, skipped_tables = plan.skipped.iceberg_tables.len(),
+        changed_since = ?plan.changed_since, "planned");
     Ok(plan)
 }
 
@@ -187,7 +196,119 @@ fn plan(
         limits,
         gate: Gate::Proceed,
         gate_reason: None,
+        changed_since: None,
+        skipped: Skipped::default(),
+        sources: Default::default(),
     })
+}
+
+/// Narrows a run to the Iceberg tables whose Glue metadata location moved since the pipeline's
+/// last successful run (see [`changes`]), and records the locations this run leaves for the next.
+/// Forced, without a baseline, or without the AWS clients, every table counts as changed.
+async fn narrow_to_changes(
+    plan: &mut Plan,
+    pipeline: &Pipeline,
+    aws: &Aws,
+    execution: &str,
+    force: bool,
+) -> Result<(), StepError> {
+    let Some(glue) = &aws.glue else {
+        return Ok(());
+    };
+    let unknown = |name| StepError::UnknownItem {
+        pipeline: pipeline.name.clone(),
+        kind: "Iceberg table",
+        name,
+    };
+    let requested = pipeline
+        .scope(plan.run.tables.as_deref())
+        .map_err(unknown)?;
+    let current = changes::current_locations(glue, &requested.iceberg_tables).await;
+    let baseline = match (&aws.sfn, force, gate::state_machine_of(execution)) {
+        (Some(sfn), false, Some(machine)) => {
+            changes::last_success(sfn, &machine, &pipeline.name).await?
+        }
+        _ => None,
+    };
+
+    // What Snowflake is up to if this run succeeds: the baseline's locations for what it leaves
+    // alone, Glue's current ones for what it refreshes.
+    let mut sources = baseline
+        .as_ref()
+        .map(|b| b.sources.clone())
+        .unwrap_or_default();
+    sources.retain(|t, _| {
+        pipeline
+            .iceberg_tables
+            .iter()
+            .any(|i| &i.table.plain() == t)
+    });
+    for table in &requested.iceberg_tables {
+        let name = table.table.plain();
+        match current.get(&name) {
+            Some(Some(at)) => sources.insert(name, at.clone()),
+            _ => sources.remove(&name),
+        };
+    }
+    plan.sources = sources;
+
+    let Some(baseline) = baseline else {
+        return Ok(());
+    };
+    plan.changed_since = Some(baseline.execution.clone());
+    let changed: Vec<String> = requested
+        .iceberg_tables
+        .iter()
+        .map(|t| t.table.plain())
+        .filter(|t| match current.get(t) {
+            Some(Some(at)) => baseline.sources.get(t) != Some(at),
+            _ => true,
+        })
+        .collect();
+    if changed.len() == requested.iceberg_tables.len() {
+        return Ok(());
+    }
+    let kept = pipeline.scope(Some(&changed)).map_err(unknown)?;
+    let left_out = |all: Vec<String>, kept: &[String]| -> Vec<String> {
+        all.into_iter().filter(|n| !kept.contains(n)).collect()
+    };
+    plan.iceberg_tables = kept
+        .iceberg_tables
+        .iter()
+        .map(|t| t.table.plain())
+        .collect();
+    plan.merges = kept.merges.iter().map(|m| m.name.clone()).collect();
+    plan.marts = kept.marts.iter().map(|m| m.name.clone()).collect();
+    plan.checks = kept.checks.len();
+    let kept_checks: Vec<String> = kept.checks.iter().map(|c| c.name.clone()).collect();
+    plan.skipped = Skipped {
+        iceberg_tables: left_out(
+            requested
+                .iceberg_tables
+                .iter()
+                .map(|t| t.table.plain())
+                .collect(),
+            &plan.iceberg_tables,
+        ),
+        merges: left_out(
+            requested.merges.iter().map(|m| m.name.clone()).collect(),
+            &plan.merges,
+        ),
+        checks: left_out(
+            requested.checks.iter().map(|c| c.name.clone()).collect(),
+            &kept_checks,
+        ),
+        marts: left_out(
+            requested.marts.iter().map(|m| m.name.clone()).collect(),
+            &plan.marts,
+        ),
+    };
+    if changed.is_empty() {
+        plan.gate = Gate::Unchanged;
+        plan.gate_reason = Some(baseline.execution);
+    }
+    plan.run.tables = Some(changed);
+    Ok(())
 }
 
 /// The poll caps: no loop needs to go round more often than its own bound allows (the gate's

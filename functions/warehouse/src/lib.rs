@@ -19,7 +19,7 @@
 use lambda_runtime::LambdaEvent;
 use pipeline::config::normalise_size;
 use pipeline::ledger::{self, Entry};
-use pipeline::steps::{WarehouseAction, WarehouseRequest, WarehouseResult};
+use pipeline::steps::{Skipped, WarehouseAction, WarehouseRequest, WarehouseResult};
 use pipeline::{Env, Step, StepError};
 use snowflake::{Binding, Error, Identifier, Statement, derive_request_id, string_literal};
 use std::time::SystemTime;
@@ -66,8 +66,73 @@ pub async fn handle(
                 .as_deref()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map(SystemTime::from);
-            Box::pin(restore(&step, request.cancel_running, ending, started)).await
+            let unchanged = Unchanged {
+                skipped: &request.skipped,
+                since: request.changed_since.as_deref(),
+            };
+            Box::pin(restore(
+                &step,
+                request.cancel_running,
+                ending,
+                started,
+                unchanged,
+            ))
+            .await
         }
+    }
+}
+
+/// What a change-aware run left out, and since which run it was unchanged: a ledger row each.
+#[derive(Clone, Copy)]
+pub struct Unchanged<'a> {
+    pub skipped: &'a Skipped,
+    pub since: Option<&'a str>,
+}
+
+static NOTHING_SKIPPED: Skipped = Skipped {
+    iceberg_tables: Vec::new(),
+    merges: Vec::new(),
+    checks: Vec::new(),
+    marts: Vec::new(),
+};
+
+impl Default for Unchanged<'_> {
+    fn default() -> Self {
+        Self {
+            skipped: &NOTHING_SKIPPED,
+            since: None,
+        }
+    }
+}
+
+impl Unchanged<'_> {
+    /// The skipped items' rows, under the step each would have run in.
+    fn rows(&self) -> Vec<(&'static str, Vec<Entry>)> {
+        let detail = format!(
+            "unchanged since {}",
+            self.since.unwrap_or("the last successful run")
+        );
+        let s = self.skipped;
+        [
+            ("refresh-iceberg", &s.iceberg_tables),
+            ("run-merge", &s.merges),
+            ("dq-check", &s.checks),
+            ("refresh-marts", &s.marts),
+        ]
+        .into_iter()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(step, items)| {
+            let rows = items
+                .iter()
+                .map(|item| {
+                    let mut row = Entry::new(item, ledger::Status::Skipped);
+                    row.detail = Some(detail.clone());
+                    row
+                })
+                .collect();
+            (step, rows)
+        })
+        .collect()
     }
 }
 
@@ -124,6 +189,7 @@ pub async fn restore(
     cancel_running: bool,
     ending: Ending,
     run_started: Option<SystemTime>,
+    unchanged: Unchanged<'_>,
 ) -> Result<WarehouseResult, StepError> {
     let mut result = result(step, WarehouseAction::Suspend);
     let found = as_found(step).await?;
@@ -172,6 +238,9 @@ pub async fn restore(
     if now.suspended() {
         tracing::info!(warehouse = %step.pipeline.warehouse, "suspended: the run's ledger row is not written (it would wake the warehouse)");
     } else {
+        for (name, rows) in unchanged.rows() {
+            Box::pin(step.record_as(name, rows)).await;
+        }
         Box::pin(step.record_as("run", vec![row])).await;
     }
     if found.suspended() && !now.suspended() {

@@ -73,20 +73,17 @@ impl Config {
     /// Reads and validates a config file, its SQL checked with a parser; SQL files are read
     /// relative to it. What `postetl validate`, `cdk synth` and the tests use.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with(path, Some(&sql::Parser))
+        Self::load_with(path, &sql::Parser)
     }
 
     /// Reads a deployed config, as the Lambdas do: validated like [`Config::load`] except that its
     /// SQL is taken as text, because `cdk synth` ran `postetl validate` on this very file. The
     /// parser then stays out of the Lambda binaries (it would be the largest part of each).
     pub fn load_deployed(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with(path, None)
+        Self::load_with(path, &sql::TextOnly)
     }
 
-    fn load_with(
-        path: &Path,
-        sql_check: Option<&'static dyn SqlCheck>,
-    ) -> Result<Self, ConfigError> {
+    fn load_with(path: &Path, sql_check: &'static dyn SqlCheck) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: file.clone(),
@@ -105,14 +102,14 @@ impl Config {
 
     /// Validates config text; `base_dir` is where relative SQL files are looked up.
     pub fn parse(text: &str, base_dir: &Path, file: &str) -> Result<Self, ConfigError> {
-        Self::parse_with(text, base_dir, file, Some(&sql::Parser))
+        Self::parse_with(text, base_dir, file, &sql::Parser)
     }
 
     fn parse_with(
         text: &str,
         base_dir: &Path,
         file: &str,
-        sql_check: Option<&'static dyn SqlCheck>,
+        sql_check: &'static dyn SqlCheck,
     ) -> Result<Self, ConfigError> {
         let fail = |problems| ConfigError {
             file: file.to_string(),

@@ -10,12 +10,12 @@ use std::path::{Component, Path, PathBuf};
 pub(crate) struct Ctx {
     problems: RefCell<Vec<Problem>>,
     base_dir: PathBuf,
-    /// The parser's checks of the config's SQL; `None` for a deployed config, checked at synth.
-    sql_check: Option<&'static dyn SqlCheck>,
+    /// How the config's SQL is checked: with the parser, or as text for a deployed config.
+    sql_check: &'static dyn SqlCheck,
 }
 
 impl Ctx {
-    pub(crate) fn new(base_dir: &Path, sql_check: Option<&'static dyn SqlCheck>) -> Self {
+    pub(crate) fn new(base_dir: &Path, sql_check: &'static dyn SqlCheck) -> Self {
         Self {
             problems: RefCell::default(),
             base_dir: base_dir.to_path_buf(),
@@ -23,7 +23,7 @@ impl Ctx {
         }
     }
 
-    pub(crate) fn sql_check(&self) -> Option<&'static dyn SqlCheck> {
+    pub(crate) fn sql_check(&self) -> &'static dyn SqlCheck {
         self.sql_check
     }
 
