@@ -319,6 +319,18 @@ impl World {
                 json!({"table": "LAKE.RAW.CUSTOMERS", "metadata_file": file, "rows": rows}),
             )
             .await;
+        // Glue holds the new metadata file as the table's location, as for every Iceberg table
+        // in its catalog (change-aware runs compare it).
+        self.glue
+            .update_table()
+            .database_name("lake")
+            .table_input(table_input(
+                "customers",
+                Some(&format!("{BASE_LOCATION}{file}")),
+            ))
+            .send()
+            .await
+            .expect("update the Glue table");
     }
 
     /// A run of the sample pipeline.

@@ -58,6 +58,7 @@ fn path_of(finished: &Finished) -> Vec<&str> {
         "SuspendWarehouse",
         "SuspendAfterFailure",
         "NotifyFailure",
+        "NothingChanged",
         "Failed",
         "Succeeded",
     ];
@@ -184,10 +185,25 @@ async fn a_glue_event_brings_snowflake_up_to_date_once() {
     );
     assert_eq!(run_row[0][3], json!(true), "{run_row:?}");
 
-    // EventBridge delivers the same event again: a new execution, the same run, nothing runs twice.
+    // EventBridge delivers the same event again. Glue has written nothing since, so the replay
+    // ends before the warehouse: no RESUME, no statement, nothing twice.
     let again = workflow.start("glue-run-1-replayed", &event).await;
     let finished = workflow.wait(&again, LIMIT).await;
     assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
+    assert_eq!(path_of(&finished), ["Plan", "NothingChanged"]);
+    let plan = &finished.output.as_ref().unwrap()["plan"];
+    assert_eq!(plan["changedSince"], json!(execution), "{plan}");
+    assert_eq!(e.warehouses().await[0]["resume_count"], 1);
+
+    // Run again by hand for the same job run (its run key), forced: every step runs, and every
+    // data statement is answered from the first run's requests instead of running twice.
+    let job_run = event["detail"]["jobRunId"].as_str().unwrap();
+    let input = json!({"pipeline": "orders", "force": true,
+        "runKey": format!("glue:orders-to-iceberg:{job_run}")});
+    let again = workflow.start("glue-run-1-forced", &input).await;
+    let finished = workflow.wait(&again, LIMIT).await;
+    assert_eq!(finished.status, "SUCCEEDED", "{finished:?}");
+    assert_eq!(finished.entered("RefreshIcebergTable"), 2);
     assert_eq!(
         e.executions_of("MERGE INTO").await,
         2,
@@ -198,14 +214,14 @@ async fn a_glue_event_brings_snowflake_up_to_date_once() {
             .await[0][0],
         6
     );
-    // The replay's merges were answered from the first run's requests, and say so.
+    // The forced run's merges were answered from the first run's requests, and say so.
     let output = finished.output.unwrap();
     assert_eq!(output["merges"][0]["fromEarlierRun"], true, "{output}");
     let replayed = e.sql(&ledger(&again)).await;
     let merges = replayed.iter().find(|r| r[0] == "run-merge").unwrap();
     assert_eq!(merges[5], json!(true), "{replayed:?}");
-    // The replay acts on the warehouse as it is now (fresh request ids for RESUME and SUSPEND): it
-    // resumes it for its reads and suspends it again; every data statement answers from the first run.
+    // The forced run acts on the warehouse as it is now (fresh request ids for RESUME and SUSPEND):
+    // it resumes it for its reads and suspends it again; every data statement answers from the first run.
     let wh = e.warehouses().await[0].clone();
     assert_eq!(
         (wh["state"].as_str(), wh["resume_count"].as_u64()),
@@ -437,8 +453,9 @@ async fn runs_of_one_pipeline_queue_and_a_waiting_run_is_superseded_by_a_newer_o
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(waited, "the second run waits behind the first");
+    // Forced: Glue wrote nothing since run-a, and a change-aware run would end as unchanged.
     let third = workflow
-        .start("run-c", &postetl_tests::workflow::glue_event("jr_c"))
+        .start("run-c", &json!({"pipeline": "orders", "force": true}))
         .await;
 
     let a = workflow.wait(&first, LIMIT).await;
@@ -554,6 +571,10 @@ async fn warm_lambdas_pick_up_a_rotated_key_after_one_401() {
 
     // A botched rotation: the secret's key matches neither registered key. The run fails by name,
     // and the cause says which key was sent.
+    // Glue writes again, so that the run has work to do (a run with nothing changed sends nothing).
+    world
+        .glue_writes_orders(3, &[(1, 100, "PAID", "10.00", 700)])
+        .await;
     let stranger = TestKey::generate();
     e.set_keys("XY12345", "SVC_POSTETL", Some(&stranger.public_pem), None)
         .await;
