@@ -218,7 +218,8 @@ export class PostEtlStack extends Stack {
     }));
     this.grantAlertPublish(this.finalize.role);
 
-    // Glue: plan reads the job run an event reports; refresh-iceberg reads the tables' metadata location.
+    // Glue: plan reads the job run an event reports and, like refresh-iceberg, the tables' metadata
+    // location (plan to skip what did not change since the last successful run).
     if (this.pipelines.glueJobs.length > 0) {
       this.steps.Plan.role.addToPolicy(new iam.PolicyStatement({
         actions: ['glue:GetJobRun'],
@@ -227,14 +228,16 @@ export class PostEtlStack extends Stack {
     }
     if (this.pipelines.glueTables.length > 0) {
       const databases = [...new Set(this.pipelines.glueTables.map((t) => t.database))];
-      this.steps.RefreshIceberg.role.addToPolicy(new iam.PolicyStatement({
+      const getTable = new iam.PolicyStatement({
         actions: ['glue:GetTable'],
         resources: [
           this.glueArn('catalog'),
           ...databases.map((db) => this.glueArn('database', db)),
           ...this.pipelines.glueTables.map((t) => this.glueArn('table', `${t.database}/${t.table}`)),
         ],
-      }));
+      });
+      this.steps.Plan.role.addToPolicy(getTable);
+      this.steps.RefreshIceberg.role.addToPolicy(getTable);
     }
 
     // The state machine: the definition file, its ${...} filled by DefinitionSubstitutions, and its

@@ -55,7 +55,7 @@ describe('secret mode (secret by name)', () => {
     s = synth();
   });
 
-  test('plan: its logs, X-Ray, its own executions (one run per pipeline), glue:GetJobRun on the configured jobs; no secret', () => {
+  test('plan: its logs, X-Ray, its own executions (one run per pipeline, the last successful one), glue:GetJobRun on the configured jobs, glue:GetTable on the configured tables; no secret', () => {
     const roleId = s.id(s.stack.steps.Plan.role);
     expectLambdaTrustOnly(s, roleId);
     const machine = `${s.stack.stackName}-post-etl`;
@@ -64,6 +64,11 @@ describe('secret mode (secret by name)', () => {
       { Action: 'states:ListExecutions', Effect: 'Allow', Resource: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${machine}` },
       { Action: 'states:DescribeExecution', Effect: 'Allow', Resource: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:*` },
       { Action: 'glue:GetJobRun', Effect: 'Allow', Resource: glueArn('job/orders-to-iceberg') },
+      {
+        Action: 'glue:GetTable',
+        Effect: 'Allow',
+        Resource: [glueArn('catalog'), glueArn('database/lake'), glueArn('table/lake/customers'), glueArn('table/lake/orders')],
+      },
     ]);
     expect(Object.values(resources(s, 'AWS::StepFunctions::StateMachine'))[0].Properties.StateMachineName).toEqual(machine);
   });

@@ -92,6 +92,38 @@ async fn one_changed_table_of_two_is_all_a_run_refreshes_and_merges() {
             ],
         ]
     );
+    // The report says so in words, from the execution's history.
+    let config = pipeline::Config::load(&world.config_path).unwrap();
+    let report = postetl_cli::report::fetch(&workflow.sfn, &second.arn, None, &config.prices)
+        .await
+        .unwrap();
+    assert_eq!(report.skipped.merges, ["customers"]);
+    assert!(!report.unchanged);
+    assert!(
+        report.html().contains(
+            "Skipped as unchanged since run first: tables LAKE.RAW.CUSTOMERS; merges customers."
+        ),
+        "{}",
+        report.html()
+    );
+
+    // Nothing new in Glue: the next run ends before the warehouse, and its report says why.
+    let resumes = e.warehouses().await[0]["resume_count"].clone();
+    let third = run(&workflow, "third", &glue_event("jr_3")).await;
+    assert_eq!(third.status, "SUCCEEDED", "{third:?}");
+    assert_eq!(third.entered("NothingChanged"), 1);
+    assert_eq!(third.entered("ResumeWarehouse"), 0);
+    assert_eq!(e.warehouses().await[0]["resume_count"], resumes);
+    let report = postetl_cli::report::fetch(&workflow.sfn, &third.arn, None, &config.prices)
+        .await
+        .unwrap();
+    assert!(report.unchanged, "{report:?}");
+    assert_eq!(report.cost.credits, 0.0);
+    assert!(
+        report.html().contains("Nothing changed since run second"),
+        "{}",
+        report.html()
+    );
 }
 
 #[tokio::test]

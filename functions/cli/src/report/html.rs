@@ -299,6 +299,7 @@ code{{font-size:12px}}
             esc(by)
         );
     }
+    changes(&mut html, report);
     if let Some(e) = &report.error {
         let _ = writeln!(
             html,
@@ -403,5 +404,41 @@ mod tests {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(tick_step(5.0), 1.0);
         assert_eq!(tick_step(170.0), 30.0);
+    }
+}
+
+/// What a change-aware run left out, and since which run (the ledger lists each skipped item too).
+fn changes(html: &mut String, report: &Report) {
+    let since = report
+        .changed_since
+        .as_deref()
+        .map(|arn| arn.rsplit(':').next().unwrap_or(arn))
+        .unwrap_or("the last successful run");
+    if report.unchanged {
+        let _ = writeln!(
+            html,
+            r#"<p id="changes">Nothing changed since run {}: no Iceberg table's metadata moved, so nothing was refreshed or merged and no warehouse was resumed.</p>"#,
+            esc(since)
+        );
+        return;
+    }
+    let s = &report.skipped;
+    let parts: Vec<String> = [
+        ("tables", &s.iceberg_tables),
+        ("merges", &s.merges),
+        ("checks", &s.checks),
+        ("marts", &s.marts),
+    ]
+    .iter()
+    .filter(|(_, items)| !items.is_empty())
+    .map(|(what, items)| format!("{what} {}", esc(&items.join(", "))))
+    .collect();
+    if !parts.is_empty() {
+        let _ = writeln!(
+            html,
+            r#"<p id="changes">Skipped as unchanged since run {}: {}.</p>"#,
+            esc(since),
+            parts.join("; ")
+        );
     }
 }

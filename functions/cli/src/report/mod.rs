@@ -26,6 +26,12 @@ pub struct Report {
     pub dry_run: bool,
     /// Why the run did nothing, when it was superseded by a newer one.
     pub superseded_by: Option<String>,
+    /// The pipeline's last successful run this one compared Glue's metadata locations with.
+    pub changed_since: Option<String>,
+    /// No Iceberg table changed since then: the run ended before the warehouse.
+    pub unchanged: bool,
+    /// What the run left out as unchanged since then.
+    pub skipped: pipeline::steps::Skipped,
     pub timeline: Timeline,
     pub warehouse: Option<WarehouseBand>,
     /// The run ledger's rows for this execution; None when it was not read (and why, in `notes`).
@@ -228,6 +234,9 @@ pub fn build(
         run_key: run["runKey"].as_str().map(String::from),
         dry_run: run["dryRun"] == true,
         superseded_by,
+        changed_since: plan["changedSince"].as_str().map(String::from),
+        unchanged: plan["gate"] == "unchanged",
+        skipped: serde_json::from_value(plan["skipped"].clone()).unwrap_or_default(),
         timeline,
         warehouse,
         statements,
