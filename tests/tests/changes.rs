@@ -127,6 +127,57 @@ async fn one_changed_table_of_two_is_all_a_run_refreshes_and_merges() {
 }
 
 #[tokio::test]
+async fn checks_and_marts_run_only_when_what_they_depend_on_changed() {
+    let (world, workflow) = world().await;
+    let e = &world.emulator;
+    let first = run(&workflow, "first", &glue_event("jr_1")).await;
+    assert_eq!(first.status, "SUCCEEDED", "{first:?}");
+
+    // Only the customers change: the orders merge, every check (five on its target, the custom
+    // rule through `depends_on`) and the two marts that depend on the orders alone are skipped;
+    // customer_value, which depends on both merges, is refreshed.
+    world
+        .glue_writes_customers(
+            2,
+            &[
+                (100, "Ada", "GB"),
+                (101, "Linus", "FI"),
+                (102, "Grace", "US"),
+            ],
+        )
+        .await;
+    let second = run(&workflow, "second", &glue_event("jr_2")).await;
+    assert_eq!(second.status, "SUCCEEDED", "{second:?}");
+    let plan = &second.output.as_ref().unwrap()["plan"];
+    assert_eq!(plan["merges"], json!(["customers"]), "{plan}");
+    assert_eq!(plan["checks"], 0, "{plan}");
+    assert_eq!(plan["marts"], json!(["customer_value"]), "{plan}");
+    assert_eq!(
+        plan["skipped"]["marts"],
+        json!(["daily_revenue", "exports"]),
+        "{plan}"
+    );
+    assert_eq!(
+        plan["skipped"]["checks"].as_array().unwrap().len(),
+        6,
+        "{plan}"
+    );
+    assert_eq!(
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.MARTS.CUSTOMER_VALUE")
+            .await[0][0],
+        3
+    );
+    assert_eq!(e.executions_of("EXPORT_DAILY_REVENUE").await, 1);
+    assert_eq!(e.executions_of("DAILY_REVENUE\" REFRESH").await, 1);
+    assert_eq!(
+        e.sql("SELECT COUNT(*) FROM ANALYTICS.AUDIT.DQ_RESULTS")
+            .await[0][0],
+        6,
+        "the checks ran in the first run only"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_run_is_never_the_baseline_so_the_next_run_does_its_work_again() {
     let (world, workflow) = world().await;
     let e = &world.emulator;

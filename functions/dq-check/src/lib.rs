@@ -94,7 +94,7 @@ pub fn measure(rule: &Rule) -> (String, Vec<Binding>) {
         Rule::Freshness { table, column, .. } => {
             (format!("SELECT MAX({column}) FROM {table}"), vec![])
         }
-        Rule::CustomSql { sql } => (
+        Rule::CustomSql { sql, .. } => (
             format!("SELECT COUNT(*) FROM ({sql}) AS failing_rows"),
             vec![],
         ),

@@ -148,7 +148,7 @@ fn custom_sql_is_read_so_that_it_cannot_leave_its_wrapper() {
             "[pipelines.p]\nglue_jobs = [\"j\"]\nwarehouse = \"W\"\n[[pipelines.p.checks]]\nname = \"c\"\nkind = \"custom_sql\"\nseverity = \"error\"\nsql = '''{sql}'''\n"
         );
         let config = accepted(&text, &sample_dir());
-        let Rule::CustomSql { sql } = &config.pipelines["p"].checks[0].rule else {
+        let Rule::CustomSql { sql, .. } = &config.pipelines["p"].checks[0].rule else {
             panic!("a custom rule")
         };
         sql.clone()
@@ -195,6 +195,21 @@ fn sql_the_lambdas_would_read_differently_is_refused() {
     assert!(
         problems[0].contains("sql_file") && problems[0].contains("cannot be read reliably"),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn depends_on_names_merges_of_the_pipeline() {
+    let text = "[pipelines.p]\nglue_jobs = [\"j\"]\nwarehouse = \"W\"\n\
+        [[pipelines.p.merges]]\nname = \"m\"\ntarget = \"A.B.T\"\nsource = \"A.B.S\"\nkeys = [\"K\"]\ncolumns = [\"V\"]\n\
+        [[pipelines.p.checks]]\nname = \"c\"\nkind = \"custom_sql\"\nseverity = \"error\"\nsql = \"SELECT 1 AS x\"\ndepends_on = [\"m\", \"nope\"]\n\
+        [[pipelines.p.marts]]\nname = \"d\"\nkind = \"task\"\nobject = \"A.B.TASK\"\ndepends_on = [\"gone\"]\n";
+    assert_eq!(
+        problems(text),
+        [
+            "pipelines.p.checks[0].depends_on[1]: no merge named \"nope\"",
+            "pipelines.p.marts[0].depends_on[0]: no merge named \"gone\"",
+        ]
     );
 }
 
@@ -320,7 +335,7 @@ fn tables_narrow_a_run_to_what_depends_on_them() {
         )
     );
     // The SQL-file merge names LAKE.RAW.CUSTOMERS; no table check is on what it writes, the
-    // custom SQL rule runs because a merge does.
+    // custom SQL rule and two marts depend on the orders merge only: one mart is left.
     let customers = orders
         .scope(Some(&["LAKE.RAW.CUSTOMERS".to_string()]))
         .unwrap();
@@ -329,10 +344,11 @@ fn tables_narrow_a_run_to_what_depends_on_them() {
         (
             vec!["LAKE.RAW.CUSTOMERS".to_string()],
             vec!["customers".to_string()],
-            1,
-            3
+            0,
+            1
         )
     );
+    assert_eq!(customers.marts[0].name, "customer_value");
     assert_eq!(
         orders.scope(Some(&["NOPE".to_string()])).unwrap_err(),
         "NOPE"

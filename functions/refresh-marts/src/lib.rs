@@ -78,9 +78,15 @@ async fn refresh(
         resume: None,
         skipped: Vec::new(),
     };
-    // Marts declare no inputs: a run narrowed to tables no merge reads refreshes none.
-    if step.scope()?.marts.is_empty() {
-        tracing::info!("no merge in this run's scope: no mart to refresh");
+    // A narrowed or change-aware run refreshes only the marts its merges feed (see Scope).
+    let scoped: Vec<&str> = step
+        .scope()?
+        .marts
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    if scoped.is_empty() {
+        tracing::info!("no merge in this run's scope feeds a mart: no mart to refresh");
         return Ok(result);
     }
     if request.next > marts.len() {
@@ -91,6 +97,9 @@ async fn refresh(
         )));
     }
     for (position, mart) in marts.iter().enumerate().skip(request.next) {
+        if !scoped.contains(&mart.name.as_str()) {
+            continue;
+        }
         let resuming = position == request.next;
         let hand_back = |result: &mut MartsResult, handle: String| {
             tracing::info!(mart = %mart.name, %handle, "still running; handing back");

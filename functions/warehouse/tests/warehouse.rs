@@ -23,6 +23,8 @@ async fn try_call(
         cancel_running,
         failure: None,
         run_started: None,
+        skipped: Default::default(),
+        changed_since: None,
     };
     warehouse::handle(&world.env, LambdaEvent::new(request, Context::default())).await
 }

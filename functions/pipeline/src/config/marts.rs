@@ -23,6 +23,9 @@ pub enum MartFile {
         /// Marts that must be refreshed first.
         #[serde(default)]
         after: Vec<String>,
+        /// The merges whose targets the mart reads: in a change-aware run it is refreshed only
+        /// when one of them runs. Absent, whenever any merge does.
+        depends_on: Option<Vec<String>>,
     },
     /// `EXECUTE TASK <object>`.
     Task {
@@ -30,6 +33,7 @@ pub enum MartFile {
         object: String,
         #[serde(default)]
         after: Vec<String>,
+        depends_on: Option<Vec<String>>,
     },
     /// One statement from a file (relative to this config file).
     Sql {
@@ -37,6 +41,7 @@ pub enum MartFile {
         sql_file: String,
         #[serde(default)]
         after: Vec<String>,
+        depends_on: Option<Vec<String>>,
     },
 }
 
@@ -44,6 +49,8 @@ pub enum MartFile {
 pub struct Mart {
     pub name: String,
     pub action: MartAction,
+    /// Merge names (see [`super::Scope`]); `None`: whenever any merge runs.
+    pub depends_on: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -66,6 +73,7 @@ pub(crate) struct Read {
     name: Option<String>,
     after: Vec<(At, String)>,
     action: Option<MartAction>,
+    depends_on: Option<Vec<String>>,
 }
 
 pub(crate) fn read(mut t: Table<'_>) -> Read {
@@ -76,6 +84,9 @@ pub(crate) fn read(mut t: Table<'_>) -> Read {
         .into_iter()
         .map(|(at, s)| (at, s.to_string()))
         .collect();
+    let depends_on = t
+        .strs("depends_on")
+        .map(|names| names.into_iter().map(|(_, n)| n.to_string()).collect());
     let kind = t.choice(
         "kind",
         &[
@@ -106,6 +117,7 @@ pub(crate) fn read(mut t: Table<'_>) -> Read {
         name,
         after,
         action,
+        depends_on,
     }
 }
 
@@ -162,6 +174,7 @@ pub(crate) fn order(ctx: &Ctx, at: &At, marts: Vec<Read>) -> Option<Vec<Mart>> {
             Some(Mart {
                 name: m.name?,
                 action: m.action?,
+                depends_on: m.depends_on,
             })
         })
         .collect()

@@ -160,6 +160,19 @@ pub(crate) fn read(name: &str, mut t: Table<'_>, default_timeout: u64) -> Option
             None => {}
         }
     }
+    // `depends_on` names merges of this pipeline.
+    let merge_names: Vec<&str> = merge_items
+        .iter()
+        .filter_map(|m| m.peek_str("name"))
+        .collect();
+    for item in check_items.iter().chain(&mart_items) {
+        let at = item.at("depends_on");
+        for (i, name) in item.peek_strs("depends_on").into_iter().enumerate() {
+            if !merge_names.contains(&name) {
+                ctx.problem(&at.index(i), format!("no merge named {name:?}"));
+            }
+        }
+    }
     let merges: Vec<_> = merge_items.into_iter().map(merge::read).collect();
     let mut known = KnownColumns::new();
     for m in merges.iter().flatten() {

@@ -5,9 +5,9 @@
 //! The dependencies are read conservatively (when in doubt, it runs):
 //! - a generated merge depends on its `source`; a merge from a SQL file on every named table its
 //!   SQL mentions (by name, case-insensitively);
-//! - a check on a table runs when a kept merge writes or mentions that table; a `custom_sql` rule
-//!   runs when any merge is kept (its SQL may read anything);
-//! - marts declare no inputs: they run when any merge is kept.
+//! - a check on a table runs when a kept merge writes or mentions that table;
+//! - a `custom_sql` rule and a mart run when a merge named in their `depends_on` is kept, or,
+//!   without `depends_on`, when any merge is kept (their SQL may read anything).
 
 use super::{Check, IcebergTable, Mart, Merge, MergeSpec, Pipeline, Rule};
 use snowflake::ObjectName;
@@ -67,6 +67,10 @@ impl Pipeline {
                 MergeSpec::Sql(sql) => iceberg_tables.iter().any(|t| mentions(sql, &t.table)),
             })
             .collect();
+        let kept = |depends_on: &Option<Vec<String>>| match depends_on {
+            Some(names) => merges.iter().any(|m| names.contains(&m.name)),
+            None => !merges.is_empty(),
+        };
         let touched = |table: &ObjectName| {
             merges.iter().any(|m| match &m.how {
                 MergeSpec::Generated { target, .. } => target == table,
@@ -82,14 +86,10 @@ impl Pipeline {
                 | Rule::Unique { table, .. }
                 | Rule::AcceptedValues { table, .. }
                 | Rule::Freshness { table, .. } => touched(table),
-                Rule::CustomSql { .. } => !merges.is_empty(),
+                Rule::CustomSql { depends_on, .. } => kept(depends_on),
             })
             .collect();
-        let marts = if merges.is_empty() {
-            Vec::new()
-        } else {
-            self.marts.iter().collect()
-        };
+        let marts = self.marts.iter().filter(|m| kept(&m.depends_on)).collect();
         Ok(Scope {
             iceberg_tables,
             merges,

@@ -15,6 +15,9 @@ pub struct CustomSqlFile {
     pub sql: Option<String>,
     /// A file (relative to this config file) holding that query.
     pub sql_file: Option<String>,
+    /// The merges whose targets the query reads: in a change-aware run the rule runs only when one
+    /// of them runs. Absent, it runs whenever any merge does.
+    pub depends_on: Option<Vec<String>>,
 }
 
 pub(super) fn read(t: &mut Table<'_>, _: &KnownColumns) -> Option<Rule> {
@@ -30,6 +33,9 @@ pub(super) fn read(t: &mut Table<'_>, _: &KnownColumns) -> Option<Rule> {
             None
         }
     };
+    let depends_on = t
+        .strs("depends_on")
+        .map(|names| names.into_iter().map(|(_, n)| n.to_string()).collect());
     let (at, sql) = sql?;
-    failing_rows_query(ctx, &at, &sql).map(|sql| Rule::CustomSql { sql })
+    failing_rows_query(ctx, &at, &sql).map(|sql| Rule::CustomSql { sql, depends_on })
 }

@@ -94,7 +94,11 @@ pub enum Rule {
     /// `sql` is one query returning the failing rows, as written (validate checks that it parses
     /// back unchanged inside the wrapper); dq-check counts it with
     /// [`count_failing_rows`](super::count_failing_rows).
-    CustomSql { sql: String },
+    CustomSql {
+        sql: String,
+        /// Merge names (see [`super::Scope`]); `None`: whenever any merge runs.
+        depends_on: Option<Vec<String>>,
+    },
 }
 
 /// The columns of generated merge targets: checks on those tables must name real columns.
