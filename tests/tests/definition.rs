@@ -152,14 +152,17 @@ fn the_state_names_others_rely_on_stay() {
         "Failed",
         "Succeeded",
         "Superseded",
+        "NothingChanged",
     ] {
         assert!(asl["States"].get(name).is_some(), "{name}");
     }
     // The warehouse Lambda finds out itself what this run resumed or resized (SHAPES.md); the
-    // state machine adds only what the ledger's run row needs: when the run started, what failed.
+    // state machine adds only what the ledger's rows need: when the run started, what failed, what
+    // a change-aware run skipped.
     for (name, cancel) in [("SuspendWarehouse", false), ("SuspendAfterFailure", true)] {
         let mut want = serde_json::json!({"run.$": "$.plan.run", "action": "suspend",
-            "cancelRunning": cancel, "runStarted.$": "$$.Execution.StartTime"});
+            "cancelRunning": cancel, "runStarted.$": "$$.Execution.StartTime",
+            "skipped.$": "$.plan.skipped", "changedSince.$": "$.plan.changedSince"});
         if cancel {
             want["failure.$"] = serde_json::json!("$.failure");
         }

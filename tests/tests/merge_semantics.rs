@@ -101,9 +101,14 @@ async fn null_versions_and_duplicate_keys_end_right() {
             vec![json!(5), json!("PAID"), json!(51.0)],
         ]
     );
-    // The same source again changes nothing (idempotent by construction).
-    let third = replay(&workflow, "semantics-3", "jr_semantics_3").await;
+    // The same source again changes nothing (idempotent by construction): forced, so that the
+    // MERGEs run again rather than the run ending as unchanged.
+    let execution = workflow
+        .start("semantics-3", &json!({"pipeline": "orders", "force": true}))
+        .await;
+    let third = workflow.wait(&execution, LIMIT).await;
     assert_eq!(third.status, "SUCCEEDED", "{third:?}");
+    assert_eq!(third.entered("Merge"), 2, "{third:?}");
     assert_eq!(orders(&world).await.len(), 5);
     assert_spec_clean(&world).await;
 }
@@ -139,7 +144,11 @@ async fn a_task_mart_is_awaited_and_its_failure_reported() {
              INSERT INTO ANALYTICS.MARTS.NO_SUCH_TABLE VALUES (1)",
         )
         .await;
-    let failed = replay(&workflow, "task-2", "jr_task_2").await;
+    // Forced: Glue wrote nothing since task-1, and a change-aware run would end as unchanged.
+    let execution = workflow
+        .start("task-2", &json!({"pipeline": "orders", "force": true}))
+        .await;
+    let failed = workflow.wait(&execution, LIMIT).await;
     assert_eq!(failed.status, "FAILED", "{failed:?}");
     assert!(failed.entered("NotifyFailure") == 1, "{:?}", failed.states);
     assert!(

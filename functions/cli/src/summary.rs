@@ -34,15 +34,17 @@ fn unchanged(out: &mut impl Write, plan: &serde_json::Value) -> std::io::Result<
             .unwrap_or_default()
     };
     let parts: Vec<String> = [
-        ("icebergTables", "tables"),
-        ("merges", "merges"),
-        ("checks", "checks"),
-        ("marts", "marts"),
+        ("icebergTables", "table"),
+        ("merges", "merge"),
+        ("checks", "check"),
+        ("marts", "mart"),
     ]
     .iter()
     .filter_map(|(key, what)| {
         let items = names(key);
-        (!items.is_empty()).then(|| format!("{} {what} ({})", items.len(), items.join(", ")))
+        let plural = if items.len() == 1 { "" } else { "s" };
+        (!items.is_empty())
+            .then(|| format!("{} {what}{plural} ({})", items.len(), items.join(", ")))
     })
     .collect();
     if !parts.is_empty() {
@@ -174,4 +176,56 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn summary_of(plan: serde_json::Value) -> String {
+        let summary = Summary {
+            status: "SUCCEEDED".into(),
+            error: None,
+            cause: None,
+            output: Some(json!({ "plan": plan })),
+            facts: Default::default(),
+            duration: None,
+        };
+        let mut out = Vec::new();
+        print_summary(&summary, &mut out).unwrap();
+        // Lines wrap at 80 columns: compare the words.
+        String::from_utf8(out)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn a_run_with_nothing_changed_says_so_and_since_when() {
+        let text = summary_of(json!({"gate": "unchanged",
+            "changedSince": "arn:aws:states:us-east-1:1:execution:post-etl:run-7"}));
+        assert!(
+            text.contains("changes        none since run run-7"),
+            "{text}"
+        );
+        assert!(text.contains("0 warehouse seconds"), "{text}");
+    }
+
+    #[test]
+    fn skipped_items_are_listed_by_kind() {
+        let text = summary_of(json!({"gate": "proceed",
+            "changedSince": "arn:aws:states:us-east-1:1:execution:post-etl:run-7",
+            "skipped": {"icebergTables": ["LAKE.RAW.CUSTOMERS"], "merges": ["customers"],
+                "checks": [], "marts": []}}));
+        assert!(
+            text.contains(
+                "skipped unchanged since run run-7: 1 table (LAKE.RAW.CUSTOMERS); 1 merge (customers)"
+            ),
+            "{text}"
+        );
+        let full = summary_of(json!({"gate": "proceed", "skipped": {}}));
+        assert!(!full.contains("skipped"), "{full}");
+    }
 }
