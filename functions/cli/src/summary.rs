@@ -206,10 +206,7 @@ mod tests {
     fn a_run_with_nothing_changed_says_so_and_since_when() {
         let text = summary_of(json!({"gate": "unchanged",
             "changedSince": "arn:aws:states:us-east-1:1:execution:post-etl:run-7"}));
-        assert!(
-            text.contains("changes        none since run run-7"),
-            "{text}"
-        );
+        assert!(text.contains("changes none since run run-7"), "{text}");
         assert!(text.contains("0 warehouse seconds"), "{text}");
     }
 
