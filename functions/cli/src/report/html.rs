@@ -391,22 +391,6 @@ code{{font-size:12px}}
     html
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_escaped() {
-        assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
-        assert_eq!(truncate("abcdef", 4), "abc…");
-        assert_eq!(tick_step(5.0), 1.0);
-        assert_eq!(tick_step(170.0), 30.0);
-    }
-}
-
 /// What a change-aware run left out, and since which run (the ledger lists each skipped item too).
 fn changes(html: &mut String, report: &Report) {
     let since = report
@@ -440,5 +424,21 @@ fn changes(html: &mut String, report: &Report) {
             esc(since),
             parts.join("; ")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(tick_step(5.0), 1.0);
+        assert_eq!(tick_step(170.0), 30.0);
     }
 }

@@ -14,8 +14,8 @@ pub(crate) fn statement_text(sql: &str) -> Result<Option<&str>, String> {
             // A comment is part of the text only when a token follows it.
             i += rest.find('\n').unwrap_or(rest.len());
             continue;
-        } else if rest.starts_with("/*") {
-            let close = rest[2..].find("*/").ok_or("a /* comment is not closed")?;
+        } else if let Some(body) = rest.strip_prefix("/*") {
+            let close = body.find("*/").ok_or("a /* comment is not closed")?;
             i += 2 + close + 2;
             continue;
         } else if bytes[i].is_ascii_whitespace() {
@@ -26,8 +26,8 @@ pub(crate) fn statement_text(sql: &str) -> Result<Option<&str>, String> {
             i += 1;
             start.get_or_insert(i - 1);
             continue;
-        } else if rest.starts_with("$$") {
-            i + 2 + rest[2..].find("$$").ok_or("a $$ string is not closed")? + 2
+        } else if let Some(body) = rest.strip_prefix("$$") {
+            i + 2 + body.find("$$").ok_or("a $$ string is not closed")? + 2
         } else if bytes[i] == b'\'' {
             i + quoted(rest, b'\'', true).ok_or("a string literal is not closed")?
         } else if bytes[i] == b'"' {
