@@ -224,7 +224,7 @@ async fn a_direct_invocation_outside_any_state_machine_proceeds() {
     let env = env_with("statemachine/pipelines.toml");
     let aws = LocalAws::start();
     let clients = plan::Aws {
-        glue: None,
+        glue: Some(aws_sdk_glue::Client::new(&aws.sdk_config().await)),
         sfn: Some(aws_sdk_sfn::Client::new(&aws.sdk_config().await)),
     };
     let request = PlanRequest {
@@ -239,4 +239,9 @@ async fn a_direct_invocation_outside_any_state_machine_proceeds() {
     .await
     .unwrap();
     assert_eq!(plan.gate, pipeline::steps::Gate::Proceed);
+    // No state machine, so no earlier run to compare with; Glue has no such tables: all of them
+    // count as changed.
+    assert_eq!(plan.changed_since, None);
+    assert_eq!(plan.iceberg_tables.len(), 2);
+    assert!(plan.skipped.is_empty());
 }
