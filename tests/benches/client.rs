@@ -91,6 +91,8 @@ fn main() {
                 .post(url.clone())
                 .query(&[("requestId", uuid::Uuid::new_v4().to_string())])
                 .bearer_auth(token.token.expose())
+                // Without it the SQL API takes the token for OAuth (its spec's default).
+                .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
                 .header("User-Agent", "bench")
                 .json(&body)
                 .send()
