@@ -152,7 +152,10 @@ fn main() {
         let config = ClientConfig { base_url: Some(emulator.url()), ..ClientConfig::default() };
         let pat_client = Client::new(SecretSource::Inline(secret), config.clone()).unwrap();
         let role_arn = "arn:aws:iam::123456789012:role/postetl-bench";
-        emulator.trust_aws_role("XY12345", "SVC_POSTETL", role_arn, None)
+        // Keyless logins present an STS GetWebIdentityToken JWT (the default form), which the
+        // account must be able to verify: outbound federation on, its issuer trusted.
+        let issuer = emulator.enable_outbound_federation("123456789012").await;
+        emulator.trust_aws_role("XY12345", "SVC_POSTETL", role_arn, Some(&issuer))
         .await;
         let role = emulator.aws_role_credentials(role_arn).await;
         let connection = Connection {
@@ -163,7 +166,9 @@ fn main() {
             database: "ANALYTICS".into(),
             schema: "PUBLIC".into(),
         };
-        let identity = AwsWorkloadIdentity::with_config(role.sdk_config("us-east-2").await);
+        // Its STS calls go to the emulated STS, as AWS_ENDPOINT_URL_STS does for a Lambda.
+        let sdk = role.sdk_config("us-east-2").await.into_builder().endpoint_url(emulator.sts_url().as_str()).build();
+        let identity = AwsWorkloadIdentity::with_config(sdk);
         let keyless = Client::new(Credentials::AwsWorkloadIdentity { connection, identity }, config).unwrap();
         let t = Instant::now();
         keyless.query(&Statement::new("SELECT 1"), budget).await.unwrap();
