@@ -79,3 +79,85 @@ fn no_crate_under_functions_dev_depends_on_the_tests() {
         assert!(file.exists(), "{} is missing", file.display());
     }
 }
+
+/// The values of `key: '...'` in TypeScript source, in order.
+fn ts_values(text: &str, key: &str) -> Vec<String> {
+    let needle = format!("{key}: '");
+    text.match_indices(&needle)
+        .map(|(at, _)| {
+            let rest = &text[at + needle.len()..];
+            rest[..rest.find('\'').unwrap()].to_string()
+        })
+        .collect()
+}
+
+/// Step ids are declared once (`pipeline::StepId`); the workspace, the CDK app, the definition's
+/// substitutions and the test world's functions all follow it.
+#[test]
+fn step_ids_are_the_workspace_binaries_the_cdk_functions_and_the_test_functions() {
+    use pipeline::{STEP_IDS, StepId};
+    let root = repo_root();
+    // The workspace: one crate `functions/<id>` per id, named so, with its binary of that name.
+    let members = members();
+    for id in STEP_IDS {
+        let (_, path, manifest) = members
+            .iter()
+            .find(|(dir, _, _)| *dir == format!("functions/{id}"))
+            .unwrap_or_else(|| panic!("functions/{id} is not a workspace member"));
+        assert_eq!(
+            manifest["package"]["name"].as_str(),
+            Some(id),
+            "{}",
+            path.display()
+        );
+        let bins: Vec<&str> = manifest
+            .get("bin")
+            .and_then(toml::Value::as_array)
+            .map(|b| b.iter().filter_map(|b| b["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            bins.contains(&id) || (bins.is_empty() && path.with_file_name("src/main.rs").exists()),
+            "{}: no binary named {id}",
+            path.display()
+        );
+    }
+    // And no function crate the list forgets (the libraries and the CLI have no Lambda).
+    for (dir, _, _) in &members {
+        if let Some(name) = dir.strip_prefix("functions/")
+            && root.join(dir).join("src/main.rs").exists()
+            && name != "cli"
+        {
+            assert!(STEP_IDS.contains(&name), "{dir} is not in pipeline::STEP_IDS");
+        }
+    }
+
+    // The CDK app: the six steps in workflow order with their substitutions, and finalize.
+    let cdk = std::fs::read_to_string(root.join("cdk/lib/step-lambda.ts")).unwrap();
+    let binaries = ts_values(&cdk, "binary");
+    assert_eq!(binaries, STEP_IDS, "cdk/lib/step-lambda.ts: STEPS, then FINALIZE");
+    let substitutions: Vec<&str> = StepId::ALL.iter().filter_map(|s| s.substitution()).collect();
+    assert_eq!(ts_values(&cdk, "substitution"), substitutions, "cdk/lib/step-lambda.ts");
+
+    // The definition names exactly those functions, and the alert topic.
+    let asl = std::fs::read_to_string(root.join("statemachine/post-etl.asl.json")).unwrap();
+    let placeholders: std::collections::BTreeSet<&str> = asl
+        .split("${")
+        .skip(1)
+        .map(|p| &p[..p.find('}').unwrap()])
+        .collect();
+    let mut expected: std::collections::BTreeSet<&str> = substitutions.into_iter().collect();
+    expected.insert(postetl_tests::workflow::ALERT_TOPIC_SUBSTITUTION);
+    assert_eq!(placeholders, expected, "post-etl.asl.json's substitutions");
+
+    // The test world: the local Lambda service runs these functions, and the workflow the tests
+    // deploy invokes them by these names.
+    assert_eq!(postetl_tests::FUNCTIONS, STEP_IDS);
+    let filled = postetl_tests::workflow::definition("arn:aws:sns:us-east-1:123456789012:t");
+    assert!(!filled.contains("${"));
+    for id in &STEP_IDS[..6] {
+        assert!(
+            filled.contains(&format!(":function:{id}\"")),
+            "the tests' workflow does not invoke {id}"
+        );
+    }
+}

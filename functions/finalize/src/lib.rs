@@ -149,7 +149,8 @@ pub async fn handle(
     if let Some(run) = &seen.run
         && seen.resume_entered
     {
-        let step = env.step(run, "warehouse", event.context.deadline())?;
+        // As the warehouse step: the as-found look it derives its request id from is that step's.
+        let step = env.step(run, pipeline::StepId::Warehouse, event.context.deadline())?;
         let error = match ended.status.as_str() {
             "ABORTED" => "Execution.Stopped".to_string(),
             "TIMED_OUT" => "States.Timeout".to_string(),

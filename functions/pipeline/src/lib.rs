@@ -6,8 +6,10 @@ mod error;
 pub mod glue;
 pub mod ledger;
 pub mod runtime;
+pub mod step_id;
 pub mod steps;
 
 pub use config::Config;
 pub use error::{StepError, error_names};
 pub use runtime::{Env, Step, serve};
+pub use step_id::{STEP_IDS, StepId};

@@ -4,6 +4,7 @@
 use crate::config::{Config, Pipeline};
 use crate::error::StepError;
 use crate::ledger::{Entry, Sent};
+use crate::step_id::StepId;
 use crate::steps::Run;
 use snowflake::{
     AttestationForm, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Outcome,
@@ -85,11 +86,11 @@ impl Env {
             .map_err(|e| StepError::Config(e.clone()))
     }
 
-    /// The context for one invocation of `step` in `run`.
+    /// The context for one invocation of `step` in `run`: its id goes into every request id.
     pub fn step<'a>(
         &'a self,
         run: &'a Run,
-        step: &'static str,
+        step: StepId,
         deadline: SystemTime,
     ) -> Result<Step<'a>, StepError> {
         let pipeline = self
@@ -99,7 +100,7 @@ impl Env {
         Ok(Step {
             env: self,
             run,
-            step,
+            step: step.as_str(),
             pipeline,
             budget: budget(deadline),
             started: SystemTime::now(),
