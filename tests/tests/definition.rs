@@ -321,3 +321,38 @@ fn the_readme_error_table_follows_the_rust_error_types() {
         );
     }
 }
+
+/// Every error name a Retry or Catch of the definition matches (but the service's own, `States.*`
+/// and `Lambda.*`) is one a step raises (`pipeline::error_names`); and a name a Retry lists is one
+/// `StepError::is_transient` calls transient, so a Retry never repeats what cannot pass.
+#[test]
+fn every_name_the_definition_matches_is_raised_and_retried_only_when_transient() {
+    let names = pipeline::error_names();
+    let catalogue = StepError::catalogue();
+    let asl = asl();
+    let mut matched = 0;
+    for (state_name, state, _) in states(&asl) {
+        for (field, retry) in [("Retry", true), ("Catch", false)] {
+            let lists = state[field].as_array().cloned().unwrap_or_default();
+            for name in lists.iter().flat_map(|r| strings(&r["ErrorEquals"])) {
+                if name.starts_with("States.") || name.starts_with("Lambda.") {
+                    continue;
+                }
+                matched += 1;
+                assert!(
+                    names.contains(&name.as_str()),
+                    "{state_name}: {field} matches {name}, which no step raises (pipeline::error_names)"
+                );
+                if retry {
+                    for e in catalogue.iter().filter(|e| e.name() == name) {
+                        assert!(
+                            e.is_transient(),
+                            "{state_name} retries {name}, which StepError::is_transient says is not transient ({e:?})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(matched > 0, "the definition retries no step error by name");
+}
