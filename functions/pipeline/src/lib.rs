@@ -6,6 +6,7 @@ mod error;
 pub mod glue;
 pub mod ledger;
 pub mod runtime;
+pub mod states;
 pub mod step_id;
 pub mod steps;
 
