@@ -161,3 +161,61 @@ fn step_ids_are_the_workspace_binaries_the_cdk_functions_and_the_test_functions(
         );
     }
 }
+
+/// The words of `text` that look like one of postetl's environment variables.
+fn env_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for prefix in ["POSTETL_", "SNOWFLAKE_"] {
+        for (at, _) in text.match_indices(prefix) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let word: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            names.insert(word);
+        }
+    }
+    names
+}
+
+/// The environment the functions read is declared once (`pipeline::env_vars`): the CDK app sets
+/// exactly those names, the test world sets no other, and the config layer is where the
+/// functions look for the config by default.
+#[test]
+fn environment_variable_names_are_the_ones_the_functions_read() {
+    use pipeline::env_vars::DEPLOYED;
+    let root = repo_root();
+    let deployed: std::collections::BTreeSet<String> =
+        DEPLOYED.iter().map(|s| s.to_string()).collect();
+    let stack = std::fs::read_to_string(root.join("cdk/lib/postetl-stack.ts")).unwrap();
+    assert_eq!(
+        env_names(&stack),
+        deployed,
+        "cdk/lib/postetl-stack.ts sets other names than pipeline::env_vars::DEPLOYED"
+    );
+    let world = std::fs::read_to_string(root.join("tests/src/world.rs")).unwrap();
+    // Its values (a warehouse named POSTETL_WH) are no variables; only string literals count.
+    let literals: String = world
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    for name in env_names(&literals) {
+        assert!(
+            deployed.contains(&name) || name == "POSTETL_WH",
+            "tests/src/world.rs sets {name}, which no function reads (pipeline::env_vars)"
+        );
+    }
+    // The config layer's path.
+    assert!(
+        stack.contains(&format!(
+            "CONFIG_PATH_IN_LAMBDA = '{}'",
+            pipeline::runtime::DEFAULT_CONFIG_PATH
+        )),
+        "cdk/lib/postetl-stack.ts: CONFIG_PATH_IN_LAMBDA is not pipeline::runtime::DEFAULT_CONFIG_PATH"
+    );
+}

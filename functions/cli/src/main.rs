@@ -14,7 +14,7 @@ struct Cli {
         long,
         global = true,
         default_value = "statemachine/pipelines.toml",
-        env = "POSTETL_CONFIG"
+        env = pipeline::env_vars::POSTETL_CONFIG
     )]
     config: PathBuf,
     #[command(subcommand)]
@@ -53,14 +53,14 @@ enum Command {
     /// connection, role, each pipeline's warehouse and tables; says what is wrong.
     Debug {
         /// The Secrets Manager secret the Lambdas read (name or ARN).
-        #[arg(long, env = "POSTETL_SECRET_ID", default_value = "postetl/snowflake")]
+        #[arg(long, env = pipeline::env_vars::POSTETL_SECRET_ID, default_value = "postetl/snowflake")]
         secret_id: String,
         /// Check keyless mode instead: SNOWFLAKE_ACCOUNT, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE,
         /// SNOWFLAKE_DATABASE and SNOWFLAKE_SCHEMA from the environment, this process's AWS role.
         #[arg(long)]
         keyless: bool,
         /// The SQL API's base URL instead of the account's (the local emulator).
-        #[arg(long, env = "SNOWFLAKE_BASE_URL", value_name = "URL")]
+        #[arg(long, env = pipeline::env_vars::SNOWFLAKE_BASE_URL, value_name = "URL")]
         snowflake_url: Option<url::Url>,
         /// Also read each table the pipelines use (LIMIT 0), which resumes a suspended warehouse.
         #[arg(long)]
@@ -113,7 +113,7 @@ struct RunArgs {
 #[derive(clap::Args)]
 struct Target {
     /// The state machine's ARN (`bash tests/local.sh up` prints and exports the local one).
-    #[arg(long, env = "POSTETL_STATE_MACHINE_ARN", value_name = "ARN")]
+    #[arg(long, env = pipeline::env_vars::POSTETL_STATE_MACHINE_ARN, value_name = "ARN")]
     state_machine: String,
     /// The execution's name (default: <pipeline>-<UTC time>-<random>, unique).
     #[arg(long)]

@@ -2,6 +2,7 @@
 //! the state machine matches, and the Lambda bootstrap.
 
 pub mod config;
+pub mod env_vars;
 mod error;
 pub mod glue;
 pub mod ledger;

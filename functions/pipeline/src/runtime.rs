@@ -2,6 +2,7 @@
 //! cold start, the time budget of an invocation, and how statements are tagged and identified.
 
 use crate::config::{Config, Pipeline};
+use crate::env_vars::*;
 use crate::error::StepError;
 use crate::ledger::{Entry, Sent};
 use crate::step_id::StepId;
@@ -52,7 +53,7 @@ impl Env {
     /// An invalid config does not stop the process: each invocation then fails with
     /// `Config.Invalid`, a name the state machine can catch, instead of an opaque init failure.
     pub fn from_env() -> Result<Self, StepError> {
-        let path = std::env::var_os("POSTETL_CONFIG")
+        let path = std::env::var_os(POSTETL_CONFIG)
             .map(PathBuf::from)
             .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
         Ok(Self::load(&path, client_from_env()?))
@@ -114,13 +115,13 @@ impl Env {
 pub fn client_from_env() -> Result<Client, StepError> {
     let credentials = credentials_from_env(|name| std::env::var(name).ok())?;
     let mut client = ClientConfig::default();
-    if let Ok(url) = std::env::var("SNOWFLAKE_BASE_URL") {
+    if let Ok(url) = std::env::var(SNOWFLAKE_BASE_URL) {
         client.base_url = Some(
             url.parse()
-                .map_err(|e| StepError::Environment(format!("SNOWFLAKE_BASE_URL {url:?}: {e}")))?,
+                .map_err(|e| StepError::Environment(format!("{SNOWFLAKE_BASE_URL} {url:?}: {e}")))?,
         );
     }
-    client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
+    client.private_link = std::env::var(SNOWFLAKE_PRIVATE_LINK).is_ok_and(|v| v == "true");
     Ok(Client::new(credentials, client)?)
 }
 
@@ -142,12 +143,12 @@ pub fn credentials_from_env(
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    match get("SNOWFLAKE_AUTH").as_deref() {
+    match get(SNOWFLAKE_AUTH).as_deref() {
         None | Some("secret") => {
-            let secret_id = get("POSTETL_SECRET_ID").ok_or_else(|| {
-                StepError::Environment(
-                    "POSTETL_SECRET_ID is not set (SNOWFLAKE_AUTH=secret)".into(),
-                )
+            let secret_id = get(POSTETL_SECRET_ID).ok_or_else(|| {
+                StepError::Environment(format!(
+                    "{POSTETL_SECRET_ID} is not set ({SNOWFLAKE_AUTH}=secret)"
+                ))
             })?;
             Ok(SecretSource::aws(secret_id).into())
         }
@@ -160,25 +161,25 @@ pub fn credentials_from_env(
                 })
             };
             let connection = Connection {
-                account: required("SNOWFLAKE_ACCOUNT"),
-                role: required("SNOWFLAKE_ROLE"),
-                warehouse: required("SNOWFLAKE_WAREHOUSE"),
-                database: required("SNOWFLAKE_DATABASE"),
-                schema: required("SNOWFLAKE_SCHEMA"),
-                user: get("SNOWFLAKE_USER"),
+                account: required(SNOWFLAKE_ACCOUNT),
+                role: required(SNOWFLAKE_ROLE),
+                warehouse: required(SNOWFLAKE_WAREHOUSE),
+                database: required(SNOWFLAKE_DATABASE),
+                schema: required(SNOWFLAKE_SCHEMA),
+                user: get(SNOWFLAKE_USER),
             };
             if !missing.is_empty() {
                 return Err(StepError::Environment(format!(
-                    "SNOWFLAKE_AUTH=workload_identity needs {} set",
+                    "{SNOWFLAKE_AUTH}=workload_identity needs {} set",
                     missing.join(", ")
                 )));
             }
-            let form = match get("SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN").as_deref() {
+            let form = match get(SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN).as_deref() {
                 None | Some("true") => AttestationForm::OutboundToken,
                 Some("false") => AttestationForm::SignedRequest,
                 Some(other) => {
                     return Err(StepError::Environment(format!(
-                        "SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN {other:?} is neither true nor false"
+                        "{SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN} {other:?} is neither true nor false"
                     )));
                 }
             };
@@ -188,7 +189,7 @@ pub fn credentials_from_env(
             })
         }
         Some(other) => Err(StepError::Environment(format!(
-            "SNOWFLAKE_AUTH {other:?} is neither \"secret\" nor \"workload_identity\""
+            "{SNOWFLAKE_AUTH} {other:?} is neither \"secret\" nor \"workload_identity\""
         ))),
     }
 }
