@@ -56,8 +56,7 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
         let running = r
             .resume
             .as_ref()
-            .and_then(|v| v["next"].as_u64())
-            .and_then(|next| step.pipeline.marts.get(next as usize));
+            .and_then(|resume| step.pipeline.marts.get(resume.next));
         if let Some(mart) = running {
             entries.push(Entry::new(&mart.name, ledger::Status::Running));
         }
@@ -95,8 +94,11 @@ async fn refresh(
         let hand_back = |result: &mut MartsResult, handle: String| {
             tracing::info!(mart = %mart.name, %handle, "still running; handing back");
             result.status = Status::Running;
-            result.resume =
-                Some(serde_json::json!({"run": request.run, "next": position, "handle": handle}));
+            result.resume = Some(MartsRequest {
+                run: request.run.clone(),
+                next: position,
+                handle: Some(handle),
+            });
         };
         // A task run being followed: no statement to resume.
         if let (Some(handle), true, MartAction::ExecuteTask(task)) =
