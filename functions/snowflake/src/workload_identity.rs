@@ -19,7 +19,7 @@
 //! (`SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false`) and logs a warning each time it is signed.
 
 use crate::error::{Error, Result};
-use crate::secret::SecretString;
+use crate::snowflake_secret::SecretString;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};

@@ -2,13 +2,16 @@
 //! localhost when it is there, else the Secrets Manager API. Callers cache; this module only fetches.
 
 use crate::error::{Error, Result};
-use crate::secret::SecretString;
+use crate::snowflake_secret::SecretString;
 use serde::Deserialize;
 use std::fmt;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-const EXTENSION_PORT_VAR: &str = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT";
+/// The port of the AWS Parameters and Secrets Lambda Extension (set by its layer, or by hand).
+pub const EXTENSION_PORT_VAR: &str = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT";
+/// The function's session token, which the extension authenticates callers with (set by Lambda).
+const SESSION_TOKEN_VAR: &str = "AWS_SESSION_TOKEN";
 const EXTENSION_DEFAULT_PORT: u16 = 2773;
 
 /// A source of the secret's JSON text.
@@ -112,7 +115,7 @@ impl AwsSecret {
         port: u16,
     ) -> Result<SecretString, Fallback> {
         // The extension authenticates callers with the function's session token.
-        let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
+        let token = std::env::var(SESSION_TOKEN_VAR).unwrap_or_default();
         let answer = http
             .get(format!("http://localhost:{port}/secretsmanager/get"))
             .query(&[("secretId", &self.secret_id)])
