@@ -219,3 +219,31 @@ fn environment_variable_names_are_the_ones_the_functions_read() {
         "cdk/lib/postetl-stack.ts: CONFIG_PATH_IN_LAMBDA is not pipeline::runtime::DEFAULT_CONFIG_PATH"
     );
 }
+
+/// One AWS SDK configuration per process: only `snowflake::AwsConfig` loads one, and a main
+/// hands that one to every client it builds (and to the Snowflake credentials).
+#[test]
+fn only_aws_config_loads_an_sdk_configuration() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = repo_root();
+    let mut files = Vec::new();
+    walk(&root.join("functions"), &mut files);
+    let loaders: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("load_from_env()") || text.contains("aws_config::load_from_env")
+        })
+        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert_eq!(loaders, ["functions/snowflake/src/sdk_config.rs"]);
+}

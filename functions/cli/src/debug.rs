@@ -104,7 +104,10 @@ pub async fn run(
                 pipeline::env_vars::SNOWFLAKE_AUTH => Some("workload_identity".to_string()),
                 other => vars(other),
             };
-            match pipeline::runtime::credentials_from_env(vars_with_mode) {
+            match pipeline::runtime::credentials_from_env(
+                vars_with_mode,
+                &pipeline::AwsConfig::from(sdk.clone()),
+            ) {
                 Ok(c) => {
                     let role = vars(pipeline::env_vars::SNOWFLAKE_ROLE).unwrap_or_default();
                     default_wh = vars(pipeline::env_vars::SNOWFLAKE_WAREHOUSE).unwrap_or_default();

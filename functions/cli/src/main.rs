@@ -193,7 +193,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             use_warehouse,
         } => {
             let config = load(&config_path)?;
-            let sdk = aws_config::load_from_env().await;
+            let sdk = pipeline::AwsConfig::from_env().get().await.clone();
             let auth = if keyless {
                 postetl_cli::debug::Auth::Keyless
             } else {
@@ -223,7 +223,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let prices = pipeline::Config::load(&config_path)
                 .map(|c| c.prices)
                 .unwrap_or_default();
-            watch(&sfn().await?, &execution_arn, &prices).await
+            watch(
+                &sfn(&pipeline::AwsConfig::from_env()).await?,
+                &execution_arn,
+                &prices,
+            )
+            .await
         }
         Command::Report {
             run,
@@ -242,10 +247,12 @@ async fn report(
     no_ledger: bool,
 ) -> Result<(), Failure> {
     use postetl_cli::report;
+    // One SDK configuration for Step Functions and the ledger's Snowflake credentials.
+    let aws = pipeline::AwsConfig::from_env();
     let client = if no_ledger {
         None
     } else {
-        match pipeline::runtime::client_from_env() {
+        match pipeline::runtime::client_from_env(&aws) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("postetl: the run ledger will not be read: {e}");
@@ -284,7 +291,7 @@ async fn report(
         table: &config.ledger_table,
         warehouse: &warehouse,
     });
-    let report = report::fetch(&sfn().await?, &execution, ledger, &config.prices)
+    let report = report::fetch(&sfn(&aws).await?, &execution, ledger, &config.prices)
         .await
         .map_err(|e| Failure::new(Exit::Aws, format!("reading {execution}: {e}")))?;
     match format {
@@ -345,13 +352,14 @@ fn validate(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn sfn() -> Result<aws_sdk_sfn::Client, Failure> {
-    let config = aws_config::load_from_env().await;
+/// A Step Functions client from `aws`, the process's one SDK configuration.
+async fn sfn(aws: &pipeline::AwsConfig) -> Result<aws_sdk_sfn::Client, Failure> {
+    let config = aws.get().await;
     if config.region().is_none() {
         return Err(Failure::new(Exit::Aws, "no AWS region configured")
             .hint("set AWS_REGION, or AWS_PROFILE naming a profile with a region"));
     }
-    Ok(aws_sdk_sfn::Client::new(&config))
+    Ok(aws_sdk_sfn::Client::new(config))
 }
 
 async fn start(
@@ -360,7 +368,7 @@ async fn start(
     target: Target,
     prices: &pipeline::config::Prices,
 ) -> Result<(), Failure> {
-    let sfn = sfn().await?;
+    let sfn = sfn(&pipeline::AwsConfig::from_env()).await?;
     let name = target.name.unwrap_or_else(|| {
         postetl_cli::names::execution_name(pipeline, chrono::Utc::now(), rand::random())
     });

@@ -8,7 +8,7 @@ use crate::ledger::{Entry, Sent};
 use crate::step_id::StepId;
 use crate::steps::Run;
 use snowflake::{
-    AttestationForm, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Outcome,
+    AttestationForm, AwsConfig, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Outcome,
     ResultSet, SecretSource, Statement, Wait, derive_request_id,
 };
 use std::path::PathBuf;
@@ -52,11 +52,12 @@ impl Env {
     ///
     /// An invalid config does not stop the process: each invocation then fails with
     /// `Config.Invalid`, a name the state machine can catch, instead of an opaque init failure.
-    pub fn from_env() -> Result<Self, StepError> {
+    /// `aws` is the process's one SDK configuration, for the secret or the workload identity.
+    pub fn from_env(aws: &AwsConfig) -> Result<Self, StepError> {
         let path = std::env::var_os(POSTETL_CONFIG)
             .map(PathBuf::from)
             .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
-        Ok(Self::load(&path, client_from_env()?))
+        Ok(Self::load(&path, client_from_env(aws)?))
     }
 
     /// Loads the config at `path`; if it is invalid, every step invocation reports why.
@@ -112,8 +113,8 @@ impl Env {
 
 /// The Snowflake client the environment describes: credentials (see [`credentials_from_env`]),
 /// optional `SNOWFLAKE_BASE_URL` and `SNOWFLAKE_PRIVATE_LINK=true`. The Lambdas and the CLI use it.
-pub fn client_from_env() -> Result<Client, StepError> {
-    let credentials = credentials_from_env(|name| std::env::var(name).ok())?;
+pub fn client_from_env(aws: &AwsConfig) -> Result<Client, StepError> {
+    let credentials = credentials_from_env(|name| std::env::var(name).ok(), aws)?;
     let mut client = ClientConfig::default();
     if let Ok(url) = std::env::var(SNOWFLAKE_BASE_URL) {
         client.base_url = Some(
@@ -135,8 +136,11 @@ pub fn client_from_env() -> Result<Client, StepError> {
 ///   The role is proven with an STS `GetWebIdentityToken` JWT, the form Snowflake documents for the
 ///   SQL API; `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false` (the Python connector's name) opts
 ///   into a signed `GetCallerIdentity` request instead, which Snowflake does not document there.
+///
+/// Both read AWS through `aws`, the process's one SDK configuration.
 pub fn credentials_from_env(
     var: impl Fn(&str) -> Option<String>,
+    aws: &AwsConfig,
 ) -> Result<Credentials, StepError> {
     let get = |name: &str| {
         var(name)
@@ -150,7 +154,7 @@ pub fn credentials_from_env(
                     "{POSTETL_SECRET_ID} is not set ({SNOWFLAKE_AUTH}=secret)"
                 ))
             })?;
-            Ok(SecretSource::aws(secret_id).into())
+            Ok(SecretSource::aws_with(secret_id, aws.clone()).into())
         }
         Some("workload_identity") => {
             let mut missing = Vec::new();
@@ -185,7 +189,7 @@ pub fn credentials_from_env(
             };
             Ok(Credentials::AwsWorkloadIdentity {
                 connection,
-                identity: AwsWorkloadIdentity::from_env().form(form),
+                identity: AwsWorkloadIdentity::with_aws_config(aws.clone()).form(form),
             })
         }
         Some(other) => Err(StepError::Environment(format!(
@@ -465,8 +469,20 @@ where
     F: Fn(Env, lambda_runtime::LambdaEvent<I>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<O, StepError>> + Send,
 {
+    serve_with(&AwsConfig::from_env(), handler).await
+}
+
+/// Like [`serve`], for a main that builds AWS clients of its own from `aws`: the process's one
+/// SDK configuration, shared with the Snowflake credentials.
+pub async fn serve_with<I, O, F, Fut>(aws: &AwsConfig, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: serde::de::DeserializeOwned + Send + 'static,
+    O: serde::Serialize + Send + 'static,
+    F: Fn(Env, lambda_runtime::LambdaEvent<I>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<O, StepError>> + Send,
+{
     init_tracing();
-    let env = Env::from_env()?;
+    let env = Env::from_env(aws)?;
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
         // Boxed: a step's future nested in the runtime's layers is otherwise too deep a type.
@@ -485,7 +501,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        credentials_from_env(|name| vars.get(name).cloned())
+        credentials_from_env(|name| vars.get(name).cloned(), &AwsConfig::from_env())
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! Error names (`Error::name`, reported by the Lambdas as `errorType`) are listed in [`ERROR_NAMES`].
 
 mod account;
+mod sdk_config;
 mod auth;
 mod client;
 mod error;
@@ -29,6 +30,7 @@ mod statement;
 mod workload_identity;
 
 pub use account::{account_url, jwt_account};
+pub use sdk_config::AwsConfig;
 pub use auth::{AuthPolicy, Connection, Credentials};
 pub use client::{Client, ClientConfig, OnDeadline, Outcome, PollPolicy, RetryPolicy, Wait};
 pub use error::{ERROR_NAMES, Error, Result};

@@ -1,6 +1,7 @@
 //! Where the secret's JSON comes from (seed 004): the AWS Parameters and Secrets Lambda Extension on
 //! localhost when it is there, else the Secrets Manager API. Callers cache; this module only fetches.
 
+use crate::AwsConfig;
 use crate::error::{Error, Result};
 use crate::snowflake_secret::SecretString;
 use serde::Deserialize;
@@ -38,6 +39,7 @@ impl fmt::Debug for SecretSource {
 pub struct AwsSecret {
     secret_id: String,
     extension_port: Option<u16>,
+    sdk_config: AwsConfig,
     sdk: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
@@ -47,6 +49,11 @@ impl SecretSource {
     /// /opt/extensions), else through the API. The API endpoint follows the SDK's standard settings,
     /// `AWS_ENDPOINT_URL` included.
     pub fn aws(secret_id: impl Into<String>) -> Self {
+        Self::aws_with(secret_id, AwsConfig::from_env())
+    }
+
+    /// Like [`SecretSource::aws`], with the process's shared SDK configuration for the API.
+    pub fn aws_with(secret_id: impl Into<String>, sdk_config: AwsConfig) -> Self {
         let port = std::env::var(EXTENSION_PORT_VAR)
             .ok()
             .and_then(|p| p.parse().ok())
@@ -54,6 +61,7 @@ impl SecretSource {
         Self::Aws(AwsSecret {
             secret_id: secret_id.into(),
             extension_port: port,
+            sdk_config,
             sdk: OnceCell::new(),
         })
     }
@@ -64,6 +72,7 @@ impl SecretSource {
         Self::Aws(AwsSecret {
             secret_id: secret_id.into(),
             extension_port: Some(port),
+            sdk_config: AwsConfig::from_env(),
             sdk: OnceCell::new(),
         })
     }
@@ -146,10 +155,7 @@ impl AwsSecret {
     async fn via_api(&self) -> Result<SecretString> {
         let client = self
             .sdk
-            .get_or_init(|| async {
-                let config = aws_config::load_from_env().await;
-                aws_sdk_secretsmanager::Client::new(&config)
-            })
+            .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(self.sdk_config.get().await) })
             .await;
         let out = client
             .get_secret_value()

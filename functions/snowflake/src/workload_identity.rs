@@ -27,7 +27,7 @@ use aws_sigv4::sign::v4::SigningParams;
 use base64::Engine;
 use std::fmt;
 use std::time::{Duration, SystemTime};
-use tokio::sync::OnceCell;
+use crate::AwsConfig;
 
 /// The audience Snowflake requires in the signed request.
 pub const SNOWFLAKE_AUDIENCE: &str = "snowflakecomputing.com";
@@ -41,8 +41,7 @@ const OUTBOUND_TOKEN_SECONDS: i32 = 15 * 60;
 
 /// The AWS identity that signs attestations: its credentials and region.
 pub struct AwsWorkloadIdentity {
-    // Boxed: an SdkConfig is large, and most processes hold the other kind of credentials.
-    sdk: OnceCell<Box<aws_config::SdkConfig>>,
+    sdk: AwsConfig,
     form: AttestationForm,
 }
 
@@ -75,17 +74,19 @@ impl AwsWorkloadIdentity {
     /// The identity the SDK's standard chain finds, loaded on first use (on Lambda: the function's
     /// execution role and `AWS_REGION`).
     pub fn from_env() -> Self {
-        Self {
-            sdk: OnceCell::new(),
-            form: AttestationForm::default(),
-        }
+        Self::with_aws_config(AwsConfig::from_env())
     }
 
     /// The identity of an SDK configuration's credentials provider, region and (for the outbound
     /// token) STS endpoint.
     pub fn with_config(config: aws_config::SdkConfig) -> Self {
+        Self::with_aws_config(config.into())
+    }
+
+    /// The identity of the process's shared SDK configuration (see [`AwsConfig`]).
+    pub fn with_aws_config(sdk: AwsConfig) -> Self {
         Self {
-            sdk: OnceCell::new_with(Some(Box::new(config))),
+            sdk,
             form: AttestationForm::default(),
         }
     }
@@ -103,10 +104,7 @@ impl AwsWorkloadIdentity {
 
     /// A fresh attestation from the current role credentials (the SDK refreshes them).
     pub(crate) async fn attest(&self, now: SystemTime) -> Result<Attestation> {
-        let sdk = self
-            .sdk
-            .get_or_init(|| async { Box::new(aws_config::load_from_env().await) })
-            .await;
+        let sdk = self.sdk.get().await;
         let region = sdk
             .region()
             .ok_or_else(|| unavailable("no AWS region is configured (AWS_REGION)"))?
