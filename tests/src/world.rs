@@ -7,8 +7,8 @@ use crate::aws::Lambdas;
 use crate::{Emulator, LocalAws, TestKey};
 use pipeline::env_vars::{
     POSTETL_ALERT_TOPIC_ARN, POSTETL_CONFIG, POSTETL_SECRET_ID, SNOWFLAKE_ACCOUNT, SNOWFLAKE_AUTH,
-    SNOWFLAKE_BASE_URL, SNOWFLAKE_DATABASE, SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN, SNOWFLAKE_ROLE,
-    SNOWFLAKE_SCHEMA, SNOWFLAKE_WAREHOUSE,
+    SNOWFLAKE_BASE_URL, SNOWFLAKE_DATABASE, SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN,
+    SNOWFLAKE_ROLE, SNOWFLAKE_SCHEMA, SNOWFLAKE_WAREHOUSE,
 };
 use pipeline::steps::Run;
 use pipeline::{Config, Env};
@@ -131,7 +131,10 @@ impl World {
         };
         let aws = if let Some(lambdas) = lambdas {
             let mut env = vec![
-                (POSTETL_CONFIG.to_string(), config_path.display().to_string()),
+                (
+                    POSTETL_CONFIG.to_string(),
+                    config_path.display().to_string(),
+                ),
                 (SNOWFLAKE_BASE_URL.to_string(), emulator.url().to_string()),
                 ("RUST_LOG".to_string(), "info".to_string()),
                 // finalize's alert topic: the one Workflow::deploy creates (moto's ARNs are fixed).

@@ -359,7 +359,10 @@ fn every_name_the_definition_matches_is_raised_and_retried_only_when_transient()
 
 /// Every state of the definition, Map iterators included.
 fn state_names() -> BTreeSet<String> {
-    states(&asl()).into_iter().map(|(name, _, _)| name).collect()
+    states(&asl())
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect()
 }
 
 /// The string literals of Rust source (escapes left as written; raw strings `r#"..."#` too), test
@@ -422,7 +425,10 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 fn the_state_names_the_tools_and_tests_use_are_in_the_definition() {
     let names = state_names();
     for name in pipeline::states::RELIED_ON {
-        assert!(names.contains(*name), "pipeline::states: {name} is not a state of the definition");
+        assert!(
+            names.contains(*name),
+            "pipeline::states: {name} is not a state of the definition"
+        );
     }
 
     // The CLI and finalize spell no state name out: they use pipeline::states. (A suffix such as
@@ -450,10 +456,15 @@ fn the_state_names_the_tools_and_tests_use_are_in_the_definition() {
     let cases = mocks["StateMachines"][STATE_MACHINE]["TestCases"]
         .as_object()
         .expect("TestCases");
-    let responses = mocks["MockedResponses"].as_object().expect("MockedResponses");
+    let responses = mocks["MockedResponses"]
+        .as_object()
+        .expect("MockedResponses");
     for (case, states) in cases {
         for (state, response) in states.as_object().unwrap() {
-            assert!(names.contains(state), "mock-config.json {case}: no state {state}");
+            assert!(
+                names.contains(state),
+                "mock-config.json {case}: no state {state}"
+            );
             let response = response.as_str().unwrap();
             assert!(
                 responses.contains_key(response),

@@ -5,7 +5,9 @@
 //! mocked run that passes on stale data.
 
 use pipeline::StepId;
-use pipeline::steps::{MartsResult, MergeResult, Plan, QualityResult, RefreshResult, WarehouseResult};
+use pipeline::steps::{
+    MartsResult, MergeResult, Plan, QualityResult, RefreshResult, WarehouseResult,
+};
 use postetl_tests::repo_root;
 use postetl_tests::workflow::STATE_MACHINE;
 use serde::Serialize;
@@ -24,9 +26,10 @@ fn tasks() -> BTreeMap<String, (String, Option<StepId>)> {
         for (name, state) in states.as_object().unwrap() {
             if state["Type"] == "Task" {
                 let function = state["Parameters"]["FunctionName"].as_str().unwrap_or("");
-                let step = StepId::ALL
-                    .into_iter()
-                    .find(|s| s.substitution().is_some_and(|k| function == format!("${{{k}}}")));
+                let step = StepId::ALL.into_iter().find(|s| {
+                    s.substitution()
+                        .is_some_and(|k| function == format!("${{{k}}}"))
+                });
                 let resource = state["Resource"].as_str().unwrap().to_string();
                 out.insert(name.clone(), (resource, step));
             }
@@ -136,12 +139,17 @@ fn every_mocked_response_is_a_step_contract() {
                     None if resource.ends_with(":sns:publish") => {
                         assert!(returned["MessageId"].is_string(), "{at}: {returned}")
                     }
-                    None => panic!("{at} answers {state} ({resource}), which this test does not know"),
+                    None => {
+                        panic!("{at} answers {state} ({resource}), which this test does not know")
+                    }
                 }
             }
         }
     }
-    assert!(returns >= 20 && throws >= 5, "{returns} returns, {throws} throws");
+    assert!(
+        returns >= 20 && throws >= 5,
+        "{returns} returns, {throws} throws"
+    );
 }
 
 #[test]

@@ -56,7 +56,9 @@ fn no_crate_under_functions_dev_depends_on_the_tests() {
         for table in &tables {
             for section in ["dev-dependencies", "dependencies", "build-dependencies"] {
                 assert!(
-                    !dependencies(table, section).iter().any(|d| d == "postetl-tests"),
+                    !dependencies(table, section)
+                        .iter()
+                        .any(|d| d == "postetl-tests"),
                     "{} has postetl-tests in [{section}]: move its tests to tests/tests/ instead",
                     path.display()
                 );
@@ -127,16 +129,29 @@ fn step_ids_are_the_workspace_binaries_the_cdk_functions_and_the_test_functions(
             && root.join(dir).join("src/main.rs").exists()
             && name != "cli"
         {
-            assert!(STEP_IDS.contains(&name), "{dir} is not in pipeline::STEP_IDS");
+            assert!(
+                STEP_IDS.contains(&name),
+                "{dir} is not in pipeline::STEP_IDS"
+            );
         }
     }
 
     // The CDK app: the six steps in workflow order with their substitutions, and finalize.
     let cdk = std::fs::read_to_string(root.join("cdk/lib/step-lambda.ts")).unwrap();
     let binaries = ts_values(&cdk, "binary");
-    assert_eq!(binaries, STEP_IDS, "cdk/lib/step-lambda.ts: STEPS, then FINALIZE");
-    let substitutions: Vec<&str> = StepId::ALL.iter().filter_map(|s| s.substitution()).collect();
-    assert_eq!(ts_values(&cdk, "substitution"), substitutions, "cdk/lib/step-lambda.ts");
+    assert_eq!(
+        binaries, STEP_IDS,
+        "cdk/lib/step-lambda.ts: STEPS, then FINALIZE"
+    );
+    let substitutions: Vec<&str> = StepId::ALL
+        .iter()
+        .filter_map(|s| s.substitution())
+        .collect();
+    assert_eq!(
+        ts_values(&cdk, "substitution"),
+        substitutions,
+        "cdk/lib/step-lambda.ts"
+    );
 
     // The definition names exactly those functions, and the alert topic.
     let asl = std::fs::read_to_string(root.join("statemachine/post-etl.asl.json")).unwrap();

@@ -8,8 +8,8 @@ use crate::ledger::{Entry, Sent};
 use crate::step_id::StepId;
 use crate::steps::Run;
 use snowflake::{
-    AttestationForm, AwsConfig, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Outcome,
-    ResultSet, SecretSource, Statement, Wait, derive_request_id,
+    AttestationForm, AwsConfig, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials,
+    Outcome, ResultSet, SecretSource, Statement, Wait, derive_request_id,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -117,10 +117,10 @@ pub fn client_from_env(aws: &AwsConfig) -> Result<Client, StepError> {
     let credentials = credentials_from_env(|name| std::env::var(name).ok(), aws)?;
     let mut client = ClientConfig::default();
     if let Ok(url) = std::env::var(SNOWFLAKE_BASE_URL) {
-        client.base_url = Some(
-            url.parse()
-                .map_err(|e| StepError::Environment(format!("{SNOWFLAKE_BASE_URL} {url:?}: {e}")))?,
-        );
+        client.base_url =
+            Some(url.parse().map_err(|e| {
+                StepError::Environment(format!("{SNOWFLAKE_BASE_URL} {url:?}: {e}"))
+            })?);
     }
     client.private_link = std::env::var(SNOWFLAKE_PRIVATE_LINK).is_ok_and(|v| v == "true");
     Ok(Client::new(credentials, client)?)
@@ -474,7 +474,10 @@ where
 
 /// Like [`serve`], for a main that builds AWS clients of its own from `aws`: the process's one
 /// SDK configuration, shared with the Snowflake credentials.
-pub async fn serve_with<I, O, F, Fut>(aws: &AwsConfig, handler: F) -> Result<(), lambda_runtime::Error>
+pub async fn serve_with<I, O, F, Fut>(
+    aws: &AwsConfig,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
 where
     I: serde::de::DeserializeOwned + Send + 'static,
     O: serde::Serialize + Send + 'static,

@@ -40,7 +40,11 @@ const MARGIN: Duration = Duration::from_secs(3);
 pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<MartsResult, StepError> {
     let started = Instant::now();
     let request = event.payload;
-    let step = env.step(&request.run, pipeline::StepId::RefreshMarts, event.context.deadline())?;
+    let step = env.step(
+        &request.run,
+        pipeline::StepId::RefreshMarts,
+        event.context.deadline(),
+    )?;
     let result = refresh(&step, &request, started).await;
     let failed_at = step
         .pipeline

@@ -6,8 +6,8 @@
 
 use crate::error::Result;
 use crate::keypair::{JwtIssuer, PrivateKey};
-use crate::snowflake_secret::{SecretCredential, SecretString, SnowflakeSecret};
 use crate::secret_source::SecretSource;
+use crate::snowflake_secret::{SecretCredential, SecretString, SnowflakeSecret};
 use crate::workload_identity::{AttestationForm, AwsWorkloadIdentity};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

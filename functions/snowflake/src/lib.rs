@@ -17,26 +17,26 @@
 //! Error names (`Error::name`, reported by the Lambdas as `errorType`) are listed in [`ERROR_NAMES`].
 
 mod account;
-mod sdk_config;
 mod auth;
 mod client;
 mod error;
 mod ident;
 mod keypair;
 mod result;
+mod sdk_config;
 mod secret_source;
 mod snowflake_secret;
 mod statement;
 mod workload_identity;
 
 pub use account::{account_url, jwt_account};
-pub use sdk_config::AwsConfig;
 pub use auth::{AuthPolicy, Connection, Credentials};
 pub use client::{Client, ClientConfig, OnDeadline, Outcome, PollPolicy, RetryPolicy, Wait};
 pub use error::{ERROR_NAMES, Error, Result};
 pub use ident::{Identifier, ObjectName, string_literal};
 pub use keypair::{JwtIssuer, MAX_LIFETIME, PrivateKey, fingerprint};
 pub use result::{Column, ColumnRef, ResultSet, Row, Stats};
+pub use sdk_config::AwsConfig;
 pub use secret_source::{EXTENSION_PORT_VAR, SecretSource};
 pub use snowflake_secret::{AUTHENTICATORS, SecretCredential, SecretString, SnowflakeSecret};
 pub use statement::{Binding, Statement, derive_request_id};

@@ -155,7 +155,9 @@ impl AwsSecret {
     async fn via_api(&self) -> Result<SecretString> {
         let client = self
             .sdk
-            .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(self.sdk_config.get().await) })
+            .get_or_init(|| async {
+                aws_sdk_secretsmanager::Client::new(self.sdk_config.get().await)
+            })
             .await;
         let out = client
             .get_secret_value()

@@ -18,6 +18,7 @@
 //! it for `/api/v2/statements`. It is kept only as an explicit opt-in
 //! (`SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false`) and logs a warning each time it is signed.
 
+use crate::AwsConfig;
 use crate::error::{Error, Result};
 use crate::snowflake_secret::SecretString;
 use aws_credential_types::Credentials;
@@ -27,7 +28,6 @@ use aws_sigv4::sign::v4::SigningParams;
 use base64::Engine;
 use std::fmt;
 use std::time::{Duration, SystemTime};
-use crate::AwsConfig;
 
 /// The audience Snowflake requires in the signed request.
 pub const SNOWFLAKE_AUDIENCE: &str = "snowflakecomputing.com";

@@ -156,7 +156,9 @@ pub fn build(
     // The run, from the Plan state's output.
     let plan: Value = events
         .iter()
-        .find(|e| e.kind.ends_with("StateExited") && e.name.as_deref() == Some(pipeline::states::PLAN))
+        .find(|e| {
+            e.kind.ends_with("StateExited") && e.name.as_deref() == Some(pipeline::states::PLAN)
+        })
         .and_then(|e| e.data.as_deref())
         .and_then(|d| serde_json::from_str::<Value>(d).ok())
         .map(|v| v["plan"].clone())
