@@ -13,15 +13,7 @@ pub struct LocalAws {
 
 /// The function binaries the local Lambda service runs, by name: the state machine's steps, and
 /// `finalize`, which EventBridge invokes when an execution ends outside the workflow.
-pub const FUNCTIONS: &[&str] = &[
-    "plan",
-    "warehouse",
-    "refresh-iceberg",
-    "run-merge",
-    "dq-check",
-    "refresh-marts",
-    "finalize",
-];
+pub const FUNCTIONS: &[&str] = &pipeline::STEP_IDS;
 
 /// Options for the Lambda service: where the binaries are, and their environment.
 pub struct Lambdas {

@@ -53,25 +53,23 @@ impl Finished {
     }
 }
 
+/// The definition's substitution for the alert topic (the others name the step functions:
+/// [`pipeline::StepId::substitution`]).
+pub const ALERT_TOPIC_SUBSTITUTION: &str = "AlertTopicArn";
+
 /// The definition with its `${...}` substitutions filled as CloudFormation's
 /// DefinitionSubstitutions would: function ARNs by binary name, and the alert topic.
 pub fn definition(topic_arn: &str) -> String {
     let text = std::fs::read_to_string(crate::repo_root().join("statemachine/post-etl.asl.json"))
         .expect("the definition");
     let function = |name: &str| format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}");
-    [
-        ("PlanFunctionArn", function("plan")),
-        ("WarehouseFunctionArn", function("warehouse")),
-        ("RefreshIcebergFunctionArn", function("refresh-iceberg")),
-        ("RunMergeFunctionArn", function("run-merge")),
-        ("DqCheckFunctionArn", function("dq-check")),
-        ("RefreshMartsFunctionArn", function("refresh-marts")),
-        ("AlertTopicArn", topic_arn.to_string()),
-    ]
-    .iter()
-    .fold(text, |text, (key, value)| {
-        text.replace(&format!("${{{key}}}"), value)
-    })
+    pipeline::StepId::ALL
+        .iter()
+        .filter_map(|id| Some((id.substitution()?, function(id.as_str()))))
+        .chain([(ALERT_TOPIC_SUBSTITUTION, topic_arn.to_string())])
+        .fold(text, |text, (key, value)| {
+            text.replace(&format!("${{{key}}}"), &value)
+        })
 }
 
 impl Workflow {

@@ -5,6 +5,11 @@
 
 use crate::aws::Lambdas;
 use crate::{Emulator, LocalAws, TestKey};
+use pipeline::env_vars::{
+    POSTETL_ALERT_TOPIC_ARN, POSTETL_CONFIG, POSTETL_SECRET_ID, SNOWFLAKE_ACCOUNT, SNOWFLAKE_AUTH,
+    SNOWFLAKE_BASE_URL, SNOWFLAKE_DATABASE, SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN,
+    SNOWFLAKE_ROLE, SNOWFLAKE_SCHEMA, SNOWFLAKE_WAREHOUSE,
+};
 use pipeline::steps::Run;
 use pipeline::{Config, Env};
 use serde_json::{Value, json};
@@ -127,28 +132,28 @@ impl World {
         let aws = if let Some(lambdas) = lambdas {
             let mut env = vec![
                 (
-                    "POSTETL_CONFIG".to_string(),
+                    POSTETL_CONFIG.to_string(),
                     config_path.display().to_string(),
                 ),
-                ("SNOWFLAKE_BASE_URL".to_string(), emulator.url().to_string()),
+                (SNOWFLAKE_BASE_URL.to_string(), emulator.url().to_string()),
                 ("RUST_LOG".to_string(), "info".to_string()),
                 // finalize's alert topic: the one Workflow::deploy creates (moto's ARNs are fixed).
                 (
-                    "POSTETL_ALERT_TOPIC_ARN".to_string(),
+                    POSTETL_ALERT_TOPIC_ARN.to_string(),
                     crate::workflow::alert_topic_arn(),
                 ),
             ];
             match &role {
-                None => env.push(("POSTETL_SECRET_ID".to_string(), SECRET_ID.to_string())),
+                None => env.push((POSTETL_SECRET_ID.to_string(), SECRET_ID.to_string())),
                 Some(role) => {
                     // As CDK configures keyless functions: settings, no secret.
                     for (name, value) in [
-                        ("SNOWFLAKE_AUTH", "workload_identity"),
-                        ("SNOWFLAKE_ACCOUNT", ACCOUNT),
-                        ("SNOWFLAKE_ROLE", "POSTETL"),
-                        ("SNOWFLAKE_WAREHOUSE", "POSTETL_WH"),
-                        ("SNOWFLAKE_DATABASE", "ANALYTICS"),
-                        ("SNOWFLAKE_SCHEMA", "PUBLIC"),
+                        (SNOWFLAKE_AUTH, "workload_identity"),
+                        (SNOWFLAKE_ACCOUNT, ACCOUNT),
+                        (SNOWFLAKE_ROLE, "POSTETL"),
+                        (SNOWFLAKE_WAREHOUSE, "POSTETL_WH"),
+                        (SNOWFLAKE_DATABASE, "ANALYTICS"),
+                        (SNOWFLAKE_SCHEMA, "PUBLIC"),
                     ] {
                         env.push((name.to_string(), value.to_string()));
                     }
@@ -159,7 +164,7 @@ impl World {
                     ));
                     if auth == LambdaAuth::KeylessSignedRequest {
                         env.push((
-                            "SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN".into(),
+                            SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN.into(),
                             "false".into(),
                         ));
                     }

@@ -324,3 +324,190 @@ fn the_readme_error_table_follows_the_rust_error_types() {
         );
     }
 }
+
+/// Every error name a Retry or Catch of the definition matches (but the service's own, `States.*`
+/// and `Lambda.*`) is one a step raises (`pipeline::error_names`); and a name a Retry lists is one
+/// `StepError::is_transient` calls transient, so a Retry never repeats what cannot pass.
+#[test]
+fn every_name_the_definition_matches_is_raised_and_retried_only_when_transient() {
+    let names = pipeline::error_names();
+    let catalogue = StepError::catalogue();
+    let asl = asl();
+    let mut matched = 0;
+    for (state_name, state, _) in states(&asl) {
+        for (field, retry) in [("Retry", true), ("Catch", false)] {
+            let lists = state[field].as_array().cloned().unwrap_or_default();
+            for name in lists.iter().flat_map(|r| strings(&r["ErrorEquals"])) {
+                if name.starts_with("States.") || name.starts_with("Lambda.") {
+                    continue;
+                }
+                matched += 1;
+                assert!(
+                    names.contains(&name.as_str()),
+                    "{state_name}: {field} matches {name}, which no step raises (pipeline::error_names)"
+                );
+                if retry {
+                    for e in catalogue.iter().filter(|e| e.name() == name) {
+                        assert!(
+                            e.is_transient(),
+                            "{state_name} retries {name}, which StepError::is_transient says is not transient ({e:?})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(matched > 0, "the definition retries no step error by name");
+}
+
+/// Every state of the definition, Map iterators included.
+fn state_names() -> BTreeSet<String> {
+    states(&asl())
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect()
+}
+
+/// The string literals of Rust source (escapes left as written; raw strings `r#"..."#` too), test
+/// modules cut off (from `#[cfg(test)]`), each with the code just before it.
+fn literals(source: &str) -> Vec<(String, String)> {
+    let code = source.split("#[cfg(test)]").next().unwrap();
+    let bytes = code.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut code_from) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            // A char literal '"' is no string.
+            b'\'' if bytes.get(i + 1) == Some(&b'"') && bytes.get(i + 2) == Some(&b'\'') => i += 3,
+            b'"' => {
+                let hashes = code[..i].len() - code[..i].trim_end_matches('#').len();
+                let raw = code[..i - hashes].ends_with('r');
+                let close = format!("\"{}", "#".repeat(hashes));
+                let mut j = i + 1;
+                let end = loop {
+                    if j >= bytes.len() {
+                        break bytes.len();
+                    }
+                    if !raw && bytes[j] == b'\\' {
+                        j += 2;
+                        continue;
+                    }
+                    if bytes[j..].starts_with(close.as_bytes()) {
+                        break j;
+                    }
+                    j += 1;
+                };
+                let text = |from: usize, to: usize| {
+                    String::from_utf8_lossy(&bytes[from.min(to)..to]).into_owned()
+                };
+                out.push((text(code_from, i), text(i + 1, end.min(bytes.len()))));
+                i = end + close.len();
+                code_from = i.min(bytes.len());
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The state names the tools and the tests rely on are the definition's: `pipeline::states` (the
+/// CLI and finalize use only those), the states `mocked.rs` and `replay.rs` name, and the states
+/// each case of `mock-config.json` mocks.
+#[test]
+fn the_state_names_the_tools_and_tests_use_are_in_the_definition() {
+    let names = state_names();
+    for name in pipeline::states::RELIED_ON {
+        assert!(
+            names.contains(*name),
+            "pipeline::states: {name} is not a state of the definition"
+        );
+    }
+
+    // The CLI and finalize spell no state name out: they use pipeline::states. (A suffix such as
+    // an event type's `Succeeded` is not a state.)
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("functions/cli/src"), &mut files);
+    rust_files(&repo_root().join("functions/finalize/src"), &mut files);
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (before, literal) in literals(&source) {
+            let suffix_test = before.ends_with("ends_with(") || before.ends_with("starts_with(");
+            assert!(
+                !names.contains(&literal) || suffix_test,
+                "{}: the state name {literal:?} spelled out: declare it in pipeline::states",
+                file.display()
+            );
+        }
+    }
+
+    // The mocked cases: each mocks states of the definition, with responses the file has.
+    let mocks: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("statemachine/mock-config.json")).unwrap(),
+    )
+    .unwrap();
+    let cases = mocks["StateMachines"][STATE_MACHINE]["TestCases"]
+        .as_object()
+        .expect("TestCases");
+    let responses = mocks["MockedResponses"]
+        .as_object()
+        .expect("MockedResponses");
+    for (case, states) in cases {
+        for (state, response) in states.as_object().unwrap() {
+            assert!(
+                names.contains(state),
+                "mock-config.json {case}: no state {state}"
+            );
+            let response = response.as_str().unwrap();
+            assert!(
+                responses.contains_key(response),
+                "mock-config.json {case}: {state} answers {response}, which MockedResponses lacks"
+            );
+        }
+    }
+
+    // The tests that run the definition: every name that looks like a state's (CamelCase) is one,
+    // or a mocked case or response, or one of the other words below.
+    const NOT_STATES: &[&str] = &[
+        "StateMachines",
+        "TestCases",
+        "MockedResponses",
+        "Return",
+        "Payload",
+        "GetWebIdentityToken",
+        "MapIterationStarted",
+        "TaskFailed",
+        "TaskScheduled",
+        "TaskStateEntered",
+    ];
+    for test in ["mocked.rs", "replay.rs"] {
+        let source = std::fs::read_to_string(repo_root().join("tests/tests").join(test)).unwrap();
+        for (_, literal) in literals(&source) {
+            let word = literal.trim_end_matches('?');
+            let camel = word.len() > 1
+                && word.starts_with(|c: char| c.is_ascii_uppercase())
+                && word.chars().all(|c| c.is_ascii_alphanumeric())
+                && word.chars().any(|c| c.is_ascii_lowercase());
+            if !camel {
+                continue;
+            }
+            assert!(
+                names.contains(&literal)
+                    || cases.contains_key(&literal)
+                    || responses.contains_key(&literal)
+                    || NOT_STATES.contains(&literal.as_str()),
+                "tests/tests/{test}: {literal:?} is not a state of the definition (nor a mocked case or response)"
+            );
+        }
+    }
+}

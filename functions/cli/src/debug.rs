@@ -101,13 +101,16 @@ pub async fn run(
         Auth::Keyless => {
             let vars = |name: &str| std::env::var(name).ok();
             let vars_with_mode = |name: &str| match name {
-                "SNOWFLAKE_AUTH" => Some("workload_identity".to_string()),
+                pipeline::env_vars::SNOWFLAKE_AUTH => Some("workload_identity".to_string()),
                 other => vars(other),
             };
-            match pipeline::runtime::credentials_from_env(vars_with_mode) {
+            match pipeline::runtime::credentials_from_env(
+                vars_with_mode,
+                &pipeline::AwsConfig::from(sdk.clone()),
+            ) {
                 Ok(c) => {
-                    let role = vars("SNOWFLAKE_ROLE").unwrap_or_default();
-                    default_wh = vars("SNOWFLAKE_WAREHOUSE").unwrap_or_default();
+                    let role = vars(pipeline::env_vars::SNOWFLAKE_ROLE).unwrap_or_default();
+                    default_wh = vars(pipeline::env_vars::SNOWFLAKE_WAREHOUSE).unwrap_or_default();
                     report(
                         out,
                         true,

@@ -14,7 +14,7 @@ struct Cli {
         long,
         global = true,
         default_value = "statemachine/pipelines.toml",
-        env = "POSTETL_CONFIG"
+        env = pipeline::env_vars::POSTETL_CONFIG
     )]
     config: PathBuf,
     #[command(subcommand)]
@@ -53,14 +53,14 @@ enum Command {
     /// connection, role, each pipeline's warehouse and tables; says what is wrong.
     Debug {
         /// The Secrets Manager secret the Lambdas read (name or ARN).
-        #[arg(long, env = "POSTETL_SECRET_ID", default_value = "postetl/snowflake")]
+        #[arg(long, env = pipeline::env_vars::POSTETL_SECRET_ID, default_value = "postetl/snowflake")]
         secret_id: String,
         /// Check keyless mode instead: SNOWFLAKE_ACCOUNT, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE,
         /// SNOWFLAKE_DATABASE and SNOWFLAKE_SCHEMA from the environment, this process's AWS role.
         #[arg(long)]
         keyless: bool,
         /// The SQL API's base URL instead of the account's (the local emulator).
-        #[arg(long, env = "SNOWFLAKE_BASE_URL", value_name = "URL")]
+        #[arg(long, env = pipeline::env_vars::SNOWFLAKE_BASE_URL, value_name = "URL")]
         snowflake_url: Option<url::Url>,
         /// Also read each table the pipelines use (LIMIT 0), which resumes a suspended warehouse.
         #[arg(long)]
@@ -117,7 +117,7 @@ struct RunArgs {
 #[derive(clap::Args)]
 struct Target {
     /// The state machine's ARN (`bash tests/local.sh up` prints and exports the local one).
-    #[arg(long, env = "POSTETL_STATE_MACHINE_ARN", value_name = "ARN")]
+    #[arg(long, env = pipeline::env_vars::POSTETL_STATE_MACHINE_ARN, value_name = "ARN")]
     state_machine: String,
     /// The execution's name (default: <pipeline>-<UTC time>-<random>, unique).
     #[arg(long)]
@@ -198,7 +198,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             use_warehouse,
         } => {
             let config = load(&config_path)?;
-            let sdk = aws_config::load_from_env().await;
+            let sdk = pipeline::AwsConfig::from_env().get().await.clone();
             let auth = if keyless {
                 postetl_cli::debug::Auth::Keyless
             } else {
@@ -228,7 +228,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let prices = pipeline::Config::load(&config_path)
                 .map(|c| c.prices)
                 .unwrap_or_default();
-            watch(&sfn().await?, &execution_arn, &prices).await
+            watch(
+                &sfn(&pipeline::AwsConfig::from_env()).await?,
+                &execution_arn,
+                &prices,
+            )
+            .await
         }
         Command::Report {
             run,
@@ -247,10 +252,12 @@ async fn report(
     no_ledger: bool,
 ) -> Result<(), Failure> {
     use postetl_cli::report;
+    // One SDK configuration for Step Functions and the ledger's Snowflake credentials.
+    let aws = pipeline::AwsConfig::from_env();
     let client = if no_ledger {
         None
     } else {
-        match pipeline::runtime::client_from_env() {
+        match pipeline::runtime::client_from_env(&aws) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("postetl: the run ledger will not be read: {e}");
@@ -289,7 +296,7 @@ async fn report(
         table: &config.ledger_table,
         warehouse: &warehouse,
     });
-    let report = report::fetch(&sfn().await?, &execution, ledger, &config.prices)
+    let report = report::fetch(&sfn(&aws).await?, &execution, ledger, &config.prices)
         .await
         .map_err(|e| Failure::new(Exit::Aws, format!("reading {execution}: {e}")))?;
     match format {
@@ -350,13 +357,14 @@ fn validate(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn sfn() -> Result<aws_sdk_sfn::Client, Failure> {
-    let config = aws_config::load_from_env().await;
+/// A Step Functions client from `aws`, the process's one SDK configuration.
+async fn sfn(aws: &pipeline::AwsConfig) -> Result<aws_sdk_sfn::Client, Failure> {
+    let config = aws.get().await;
     if config.region().is_none() {
         return Err(Failure::new(Exit::Aws, "no AWS region configured")
             .hint("set AWS_REGION, or AWS_PROFILE naming a profile with a region"));
     }
-    Ok(aws_sdk_sfn::Client::new(&config))
+    Ok(aws_sdk_sfn::Client::new(config))
 }
 
 async fn start(
@@ -365,7 +373,7 @@ async fn start(
     target: Target,
     prices: &pipeline::config::Prices,
 ) -> Result<(), Failure> {
-    let sfn = sfn().await?;
+    let sfn = sfn(&pipeline::AwsConfig::from_env()).await?;
     let name = target.name.unwrap_or_else(|| {
         postetl_cli::names::execution_name(pipeline, chrono::Utc::now(), rand::random())
     });

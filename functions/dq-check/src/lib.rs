@@ -10,7 +10,7 @@ use snowflake::{Binding, Error, ObjectName};
 
 pub async fn handle(env: &Env, event: LambdaEvent<RunRequest>) -> Result<QualityResult, StepError> {
     let run = event.payload.run;
-    let step = env.step(&run, "dq-check", event.context.deadline())?;
+    let step = env.step(&run, pipeline::StepId::DqCheck, event.context.deadline())?;
     let mut judged = Vec::new();
     let result = check(&step, &mut judged).await;
     step.finish("checks", result, |_| {

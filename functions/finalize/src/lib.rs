@@ -16,12 +16,9 @@ use pipeline::{Env, StepError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The states the definition's failure path ends with, and the ones this reads.
-const NOTIFY_FAILURE: &str = "NotifyFailure";
-/// Passed on every failure path, after the clean-up, right before NotifyFailure (which a dry run skips).
-const ALERT_UNLESS_DRY_RUN: &str = "AlertUnlessDryRun";
-const PLAN: &str = "Plan";
-const RESUME_WAREHOUSE: &str = "ResumeWarehouse";
+// The states the definition's failure path ends with (a dry run skips NotifyFailure), and the
+// ones this reads.
+use pipeline::states::{ALERT_UNLESS_DRY_RUN, NOTIFY_FAILURE, PLAN, RESUME_WAREHOUSE};
 /// GetExecutionHistory pages of 1,000 events; an execution has at most 25,000.
 const MAX_HISTORY_PAGES: usize = 25;
 /// The EventBridge event for an execution that ended.
@@ -149,7 +146,8 @@ pub async fn handle(
     if let Some(run) = &seen.run
         && seen.resume_entered
     {
-        let step = env.step(run, "warehouse", event.context.deadline())?;
+        // As the warehouse step: the as-found look it derives its request id from is that step's.
+        let step = env.step(run, pipeline::StepId::Warehouse, event.context.deadline())?;
         let error = match ended.status.as_str() {
             "ABORTED" => "Execution.Stopped".to_string(),
             "TIMED_OUT" => "States.Timeout".to_string(),

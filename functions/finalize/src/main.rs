@@ -4,14 +4,16 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     pipeline::runtime::init_tracing();
-    let env = pipeline::Env::from_env()?;
-    let config = aws_config::load_from_env().await;
-    let topic = std::env::var("POSTETL_ALERT_TOPIC_ARN").map_err(|_| {
-        pipeline::StepError::Environment("POSTETL_ALERT_TOPIC_ARN is not set".into())
-    })?;
+    // One SDK configuration for Step Functions, SNS and the Snowflake secret.
+    let sdk = pipeline::AwsConfig::from_env();
+    let env = pipeline::Env::from_env(&sdk)?;
+    let config = sdk.get().await;
+    let topic_var = pipeline::env_vars::POSTETL_ALERT_TOPIC_ARN;
+    let topic = std::env::var(topic_var)
+        .map_err(|_| pipeline::StepError::Environment(format!("{topic_var} is not set")))?;
     let aws = finalize::Aws {
-        sfn: aws_sdk_sfn::Client::new(&config),
-        sns: aws_sdk_sns::Client::new(&config),
+        sfn: aws_sdk_sfn::Client::new(config),
+        sns: aws_sdk_sns::Client::new(config),
         topic,
     };
     let (env, aws) = (&env, &aws);

@@ -83,10 +83,10 @@ impl StepError {
 }
 
 impl StepError {
-    /// Every name a step can raise and whether it is transient (the state machine retries those,
-    /// and catches the others), read from `name` and `is_transient` over one value of each
-    /// variant: the single source the tests hold the state machine and the README to.
-    pub fn classes() -> Vec<(&'static str, bool)> {
+    /// One value of each variant (and of each Snowflake error): what `name` and `is_transient`
+    /// are read from for [`StepError::classes`] and [`error_names`], and what
+    /// `tests/tests/definition.rs` asks whether a name the state machine retries is transient.
+    pub fn catalogue() -> Vec<StepError> {
         let text = String::new;
         let config = crate::config::ConfigError {
             file: text(),
@@ -145,11 +145,23 @@ impl StepError {
                 .into_iter()
                 .map(StepError::Snowflake),
         );
-        all.iter().map(|e| (e.name(), e.is_transient())).collect()
+        all
+    }
+
+    /// Every name a step can raise and whether it is transient (the state machine retries those,
+    /// and catches the others), read from `name` and `is_transient` over
+    /// [`StepError::catalogue`]: the single source the tests hold the state machine and the README
+    /// to.
+    pub fn classes() -> Vec<(&'static str, bool)> {
+        Self::catalogue()
+            .iter()
+            .map(|e| (e.name(), e.is_transient()))
+            .collect()
     }
 }
 
-/// Every name a step can raise, for the state machine's Retry/Catch and its tests.
+/// Every name a step can raise, for the state machine's Retry/Catch and its tests
+/// (`tests/tests/definition.rs`: every name the definition matches is one of these).
 pub fn error_names() -> Vec<&'static str> {
     StepError::classes()
         .into_iter()

@@ -5,9 +5,9 @@ use crate::steps::GlueJobRun;
 use aws_sdk_glue::config::http::HttpResponse;
 use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 
-/// A Glue client from the standard AWS settings (`AWS_ENDPOINT_URL` included).
-pub async fn client() -> aws_sdk_glue::Client {
-    aws_sdk_glue::Client::new(&aws_config::load_from_env().await)
+/// A Glue client from the process's one SDK configuration (`AWS_ENDPOINT_URL` included).
+pub async fn client(aws: &snowflake::AwsConfig) -> aws_sdk_glue::Client {
+    aws_sdk_glue::Client::new(aws.get().await)
 }
 
 /// The Iceberg table's current `metadata_location`, as Glue's table parameters hold it.

@@ -2,12 +2,17 @@
 //! the state machine matches, and the Lambda bootstrap.
 
 pub mod config;
+pub mod env_vars;
 mod error;
 pub mod glue;
 pub mod ledger;
 pub mod runtime;
+pub mod states;
+pub mod step_id;
 pub mod steps;
 
 pub use config::Config;
 pub use error::{StepError, error_names};
-pub use runtime::{Env, Step, serve};
+pub use runtime::{Env, Step, serve, serve_with};
+pub use snowflake::AwsConfig;
+pub use step_id::{STEP_IDS, StepId};

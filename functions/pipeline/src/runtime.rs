@@ -2,12 +2,14 @@
 //! cold start, the time budget of an invocation, and how statements are tagged and identified.
 
 use crate::config::{Config, Pipeline};
+use crate::env_vars::*;
 use crate::error::StepError;
 use crate::ledger::{Entry, Sent};
+use crate::step_id::StepId;
 use crate::steps::Run;
 use snowflake::{
-    AttestationForm, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials, Outcome,
-    ResultSet, SecretSource, Statement, Wait, derive_request_id,
+    AttestationForm, AwsConfig, AwsWorkloadIdentity, Client, ClientConfig, Connection, Credentials,
+    Outcome, ResultSet, SecretSource, Statement, Wait, derive_request_id,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -50,11 +52,12 @@ impl Env {
     ///
     /// An invalid config does not stop the process: each invocation then fails with
     /// `Config.Invalid`, a name the state machine can catch, instead of an opaque init failure.
-    pub fn from_env() -> Result<Self, StepError> {
-        let path = std::env::var_os("POSTETL_CONFIG")
+    /// `aws` is the process's one SDK configuration, for the secret or the workload identity.
+    pub fn from_env(aws: &AwsConfig) -> Result<Self, StepError> {
+        let path = std::env::var_os(POSTETL_CONFIG)
             .map(PathBuf::from)
             .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
-        Ok(Self::load(&path, client_from_env()?))
+        Ok(Self::load(&path, client_from_env(aws)?))
     }
 
     /// Loads the config at `path`; if it is invalid, every step invocation reports why.
@@ -85,11 +88,11 @@ impl Env {
             .map_err(|e| StepError::Config(e.clone()))
     }
 
-    /// The context for one invocation of `step` in `run`.
+    /// The context for one invocation of `step` in `run`: its id goes into every request id.
     pub fn step<'a>(
         &'a self,
         run: &'a Run,
-        step: &'static str,
+        step: StepId,
         deadline: SystemTime,
     ) -> Result<Step<'a>, StepError> {
         let pipeline = self
@@ -99,7 +102,7 @@ impl Env {
         Ok(Step {
             env: self,
             run,
-            step,
+            step: step.as_str(),
             pipeline,
             budget: budget(deadline),
             started: SystemTime::now(),
@@ -110,16 +113,16 @@ impl Env {
 
 /// The Snowflake client the environment describes: credentials (see [`credentials_from_env`]),
 /// optional `SNOWFLAKE_BASE_URL` and `SNOWFLAKE_PRIVATE_LINK=true`. The Lambdas and the CLI use it.
-pub fn client_from_env() -> Result<Client, StepError> {
-    let credentials = credentials_from_env(|name| std::env::var(name).ok())?;
+pub fn client_from_env(aws: &AwsConfig) -> Result<Client, StepError> {
+    let credentials = credentials_from_env(|name| std::env::var(name).ok(), aws)?;
     let mut client = ClientConfig::default();
-    if let Ok(url) = std::env::var("SNOWFLAKE_BASE_URL") {
-        client.base_url = Some(
-            url.parse()
-                .map_err(|e| StepError::Environment(format!("SNOWFLAKE_BASE_URL {url:?}: {e}")))?,
-        );
+    if let Ok(url) = std::env::var(SNOWFLAKE_BASE_URL) {
+        client.base_url =
+            Some(url.parse().map_err(|e| {
+                StepError::Environment(format!("{SNOWFLAKE_BASE_URL} {url:?}: {e}"))
+            })?);
     }
-    client.private_link = std::env::var("SNOWFLAKE_PRIVATE_LINK").is_ok_and(|v| v == "true");
+    client.private_link = std::env::var(SNOWFLAKE_PRIVATE_LINK).is_ok_and(|v| v == "true");
     Ok(Client::new(credentials, client)?)
 }
 
@@ -133,22 +136,25 @@ pub fn client_from_env() -> Result<Client, StepError> {
 ///   The role is proven with an STS `GetWebIdentityToken` JWT, the form Snowflake documents for the
 ///   SQL API; `SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false` (the Python connector's name) opts
 ///   into a signed `GetCallerIdentity` request instead, which Snowflake does not document there.
+///
+/// Both read AWS through `aws`, the process's one SDK configuration.
 pub fn credentials_from_env(
     var: impl Fn(&str) -> Option<String>,
+    aws: &AwsConfig,
 ) -> Result<Credentials, StepError> {
     let get = |name: &str| {
         var(name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    match get("SNOWFLAKE_AUTH").as_deref() {
+    match get(SNOWFLAKE_AUTH).as_deref() {
         None | Some("secret") => {
-            let secret_id = get("POSTETL_SECRET_ID").ok_or_else(|| {
-                StepError::Environment(
-                    "POSTETL_SECRET_ID is not set (SNOWFLAKE_AUTH=secret)".into(),
-                )
+            let secret_id = get(POSTETL_SECRET_ID).ok_or_else(|| {
+                StepError::Environment(format!(
+                    "{POSTETL_SECRET_ID} is not set ({SNOWFLAKE_AUTH}=secret)"
+                ))
             })?;
-            Ok(SecretSource::aws(secret_id).into())
+            Ok(SecretSource::aws_with(secret_id, aws.clone()).into())
         }
         Some("workload_identity") => {
             let mut missing = Vec::new();
@@ -159,35 +165,35 @@ pub fn credentials_from_env(
                 })
             };
             let connection = Connection {
-                account: required("SNOWFLAKE_ACCOUNT"),
-                role: required("SNOWFLAKE_ROLE"),
-                warehouse: required("SNOWFLAKE_WAREHOUSE"),
-                database: required("SNOWFLAKE_DATABASE"),
-                schema: required("SNOWFLAKE_SCHEMA"),
-                user: get("SNOWFLAKE_USER"),
+                account: required(SNOWFLAKE_ACCOUNT),
+                role: required(SNOWFLAKE_ROLE),
+                warehouse: required(SNOWFLAKE_WAREHOUSE),
+                database: required(SNOWFLAKE_DATABASE),
+                schema: required(SNOWFLAKE_SCHEMA),
+                user: get(SNOWFLAKE_USER),
             };
             if !missing.is_empty() {
                 return Err(StepError::Environment(format!(
-                    "SNOWFLAKE_AUTH=workload_identity needs {} set",
+                    "{SNOWFLAKE_AUTH}=workload_identity needs {} set",
                     missing.join(", ")
                 )));
             }
-            let form = match get("SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN").as_deref() {
+            let form = match get(SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN).as_deref() {
                 None | Some("true") => AttestationForm::OutboundToken,
                 Some("false") => AttestationForm::SignedRequest,
                 Some(other) => {
                     return Err(StepError::Environment(format!(
-                        "SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN {other:?} is neither true nor false"
+                        "{SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN} {other:?} is neither true nor false"
                     )));
                 }
             };
             Ok(Credentials::AwsWorkloadIdentity {
                 connection,
-                identity: AwsWorkloadIdentity::from_env().form(form),
+                identity: AwsWorkloadIdentity::with_aws_config(aws.clone()).form(form),
             })
         }
         Some(other) => Err(StepError::Environment(format!(
-            "SNOWFLAKE_AUTH {other:?} is neither \"secret\" nor \"workload_identity\""
+            "{SNOWFLAKE_AUTH} {other:?} is neither \"secret\" nor \"workload_identity\""
         ))),
     }
 }
@@ -463,8 +469,23 @@ where
     F: Fn(Env, lambda_runtime::LambdaEvent<I>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<O, StepError>> + Send,
 {
+    serve_with(&AwsConfig::from_env(), handler).await
+}
+
+/// Like [`serve`], for a main that builds AWS clients of its own from `aws`: the process's one
+/// SDK configuration, shared with the Snowflake credentials.
+pub async fn serve_with<I, O, F, Fut>(
+    aws: &AwsConfig,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    I: serde::de::DeserializeOwned + Send + 'static,
+    O: serde::Serialize + Send + 'static,
+    F: Fn(Env, lambda_runtime::LambdaEvent<I>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<O, StepError>> + Send,
+{
     init_tracing();
-    let env = Env::from_env()?;
+    let env = Env::from_env(aws)?;
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
         // Boxed: a step's future nested in the runtime's layers is otherwise too deep a type.
@@ -483,7 +504,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        credentials_from_env(|name| vars.get(name).cloned())
+        credentials_from_env(|name| vars.get(name).cloned(), &AwsConfig::from_env())
     }
 
     #[test]

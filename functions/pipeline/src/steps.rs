@@ -348,7 +348,7 @@ pub struct QualityResult {
     pub audit_rows: usize,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MartsRequest {
     pub run: Run,
@@ -365,7 +365,7 @@ pub struct MartsResult {
     pub status: Status,
     pub refreshed: Vec<String>,
     /// Present while running: the input to resume with.
-    pub resume: Option<serde_json::Value>,
+    pub resume: Option<MartsRequest>,
     pub skipped: Vec<String>,
 }
 

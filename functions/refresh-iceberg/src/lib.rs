@@ -15,7 +15,11 @@ pub async fn handle(
     event: LambdaEvent<Item>,
 ) -> Result<RefreshResult, StepError> {
     let item = event.payload;
-    let step = env.step(&item.run, "refresh-iceberg", event.context.deadline())?;
+    let step = env.step(
+        &item.run,
+        pipeline::StepId::RefreshIceberg,
+        event.context.deadline(),
+    )?;
     let result = refresh(&step, glue, &item).await;
     step.finish(&item.item, result, |r| {
         let mut entry = Entry::new(&r.table, Status::Done);

@@ -2,8 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let glue = pipeline::glue::client().await;
-    pipeline::serve(move |env, event| {
+    // One SDK configuration for Glue and the Snowflake secret.
+    let aws = pipeline::AwsConfig::from_env();
+    let glue = pipeline::glue::client(&aws).await;
+    pipeline::serve_with(&aws, move |env, event| {
         let glue = glue.clone();
         async move { refresh_iceberg::handle(&env, &glue, event).await }
     })

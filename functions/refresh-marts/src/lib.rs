@@ -40,7 +40,11 @@ const MARGIN: Duration = Duration::from_secs(3);
 pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<MartsResult, StepError> {
     let started = Instant::now();
     let request = event.payload;
-    let step = env.step(&request.run, "refresh-marts", event.context.deadline())?;
+    let step = env.step(
+        &request.run,
+        pipeline::StepId::RefreshMarts,
+        event.context.deadline(),
+    )?;
     let result = refresh(&step, &request, started).await;
     let failed_at = step
         .pipeline
@@ -56,8 +60,7 @@ pub async fn handle(env: &Env, event: LambdaEvent<MartsRequest>) -> Result<Marts
         let running = r
             .resume
             .as_ref()
-            .and_then(|v| v["next"].as_u64())
-            .and_then(|next| step.pipeline.marts.get(next as usize));
+            .and_then(|resume| step.pipeline.marts.get(resume.next));
         if let Some(mart) = running {
             entries.push(Entry::new(&mart.name, ledger::Status::Running));
         }
@@ -104,8 +107,11 @@ async fn refresh(
         let hand_back = |result: &mut MartsResult, handle: String| {
             tracing::info!(mart = %mart.name, %handle, "still running; handing back");
             result.status = Status::Running;
-            result.resume =
-                Some(serde_json::json!({"run": request.run, "next": position, "handle": handle}));
+            result.resume = Some(MartsRequest {
+                run: request.run.clone(),
+                next: position,
+                handle: Some(handle),
+            });
         };
         // A task run being followed: no statement to resume.
         if let (Some(handle), true, MartAction::ExecuteTask(task)) =

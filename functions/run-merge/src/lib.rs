@@ -24,7 +24,11 @@ use snowflake::{Identifier, ObjectName, Outcome, ResultSet};
 
 pub async fn handle(env: &Env, event: LambdaEvent<Item>) -> Result<MergeResult, StepError> {
     let item = event.payload;
-    let step = env.step(&item.run, "run-merge", event.context.deadline())?;
+    let step = env.step(
+        &item.run,
+        pipeline::StepId::RunMerge,
+        event.context.deadline(),
+    )?;
     let result = run(&step, &item).await;
     step.finish(&item.item, result, |r| {
         let status = match (r.status, &r.dry_run_sql) {

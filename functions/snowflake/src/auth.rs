@@ -6,8 +6,8 @@
 
 use crate::error::Result;
 use crate::keypair::{JwtIssuer, PrivateKey};
-use crate::secret::{SecretCredential, SecretString, SnowflakeSecret};
-use crate::secrets::SecretSource;
+use crate::secret_source::SecretSource;
+use crate::snowflake_secret::{SecretCredential, SecretString, SnowflakeSecret};
 use crate::workload_identity::{AttestationForm, AwsWorkloadIdentity};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -84,8 +84,34 @@ enum Minter {
         token: SecretString,
         token_type: &'static str,
     },
-    /// Signs attestations with the identity in [`Credentials::AwsWorkloadIdentity`].
-    Aws,
+    /// Signs attestations with the AWS identity of [`Credentials::AwsWorkloadIdentity`].
+    Aws(Arc<AwsWorkloadIdentity>),
+}
+
+/// The credentials as the authenticator holds them: the AWS identity shared with the minter made
+/// from it, so that minting needs no second look at which credentials these are.
+#[derive(Debug)]
+enum Source {
+    Secret(SecretSource),
+    Aws {
+        connection: Connection,
+        identity: Arc<AwsWorkloadIdentity>,
+    },
+}
+
+impl From<Credentials> for Source {
+    fn from(credentials: Credentials) -> Self {
+        match credentials {
+            Credentials::Secret(source) => Source::Secret(source),
+            Credentials::AwsWorkloadIdentity {
+                connection,
+                identity,
+            } => Source::Aws {
+                connection,
+                identity: Arc::new(identity),
+            },
+        }
+    }
 }
 
 struct Token {
@@ -105,7 +131,7 @@ struct Loaded {
 
 /// Shared by every request of a process; cheap to call on each one.
 pub struct Authenticator {
-    credentials: Credentials,
+    credentials: Source,
     policy: AuthPolicy,
     http: reqwest::Client,
     state: Mutex<Option<Loaded>>,
@@ -123,7 +149,7 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     pub fn new(credentials: Credentials, policy: AuthPolicy, http: reqwest::Client) -> Self {
         Self {
-            credentials,
+            credentials: credentials.into(),
             policy,
             http,
             state: Mutex::new(None),
@@ -134,7 +160,7 @@ impl Authenticator {
     pub async fn bearer(&self) -> Result<Bearer> {
         let mut state = self.state.lock().await;
         let stale = state.as_ref().is_none_or(|s| {
-            matches!(self.credentials, Credentials::Secret(_))
+            matches!(self.credentials, Source::Secret(_))
                 && s.loaded_at.elapsed() >= self.policy.secret_ttl
         });
         if stale {
@@ -204,10 +230,7 @@ impl Authenticator {
                 value: token.clone(),
                 expires_at: None,
             },
-            Minter::Aws => {
-                let Credentials::AwsWorkloadIdentity { identity, .. } = &self.credentials else {
-                    unreachable!("an AWS minter comes from AWS credentials")
-                };
+            Minter::Aws(identity) => {
                 let attestation = identity.attest(now).await?;
                 tracing::debug!(region = %attestation.region, "signed a new workload identity attestation");
                 Token {
@@ -220,11 +243,11 @@ impl Authenticator {
 
     async fn load(&self, generation: u64) -> Result<Loaded> {
         let (minter, connection, describes) = match &self.credentials {
-            Credentials::AwsWorkloadIdentity {
+            Source::Aws {
                 connection,
                 identity,
             } => (
-                Minter::Aws,
+                Minter::Aws(identity.clone()),
                 connection.clone(),
                 match identity.attestation_form() {
                     AttestationForm::OutboundToken => format!(
@@ -243,7 +266,7 @@ impl Authenticator {
                     ),
                 },
             ),
-            Credentials::Secret(source) => {
+            Source::Secret(source) => {
                 let text = source.fetch(&self.http).await?;
                 let secret = SnowflakeSecret::from_json(text.expose())?;
                 let (minter, describes) = match &secret.credential {
@@ -307,7 +330,7 @@ impl Minter {
         match self {
             Minter::KeyPair(_) => "KEYPAIR_JWT",
             Minter::Stored { token_type, .. } => token_type,
-            Minter::Aws => "WORKLOAD_IDENTITY_FEDERATION",
+            Minter::Aws(_) => "WORKLOAD_IDENTITY_FEDERATION",
         }
     }
 }

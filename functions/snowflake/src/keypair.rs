@@ -2,7 +2,7 @@
 
 use crate::account::jwt_account;
 use crate::error::{Error, Result};
-use crate::secret::SecretString;
+use crate::snowflake_secret::SecretString;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};

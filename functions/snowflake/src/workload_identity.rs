@@ -18,8 +18,9 @@
 //! it for `/api/v2/statements`. It is kept only as an explicit opt-in
 //! (`SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false`) and logs a warning each time it is signed.
 
+use crate::AwsConfig;
 use crate::error::{Error, Result};
-use crate::secret::SecretString;
+use crate::snowflake_secret::SecretString;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -27,7 +28,6 @@ use aws_sigv4::sign::v4::SigningParams;
 use base64::Engine;
 use std::fmt;
 use std::time::{Duration, SystemTime};
-use tokio::sync::OnceCell;
 
 /// The audience Snowflake requires in the signed request.
 pub const SNOWFLAKE_AUDIENCE: &str = "snowflakecomputing.com";
@@ -41,8 +41,7 @@ const OUTBOUND_TOKEN_SECONDS: i32 = 15 * 60;
 
 /// The AWS identity that signs attestations: its credentials and region.
 pub struct AwsWorkloadIdentity {
-    // Boxed: an SdkConfig is large, and most processes hold the other kind of credentials.
-    sdk: OnceCell<Box<aws_config::SdkConfig>>,
+    sdk: AwsConfig,
     form: AttestationForm,
 }
 
@@ -75,17 +74,19 @@ impl AwsWorkloadIdentity {
     /// The identity the SDK's standard chain finds, loaded on first use (on Lambda: the function's
     /// execution role and `AWS_REGION`).
     pub fn from_env() -> Self {
-        Self {
-            sdk: OnceCell::new(),
-            form: AttestationForm::default(),
-        }
+        Self::with_aws_config(AwsConfig::from_env())
     }
 
     /// The identity of an SDK configuration's credentials provider, region and (for the outbound
     /// token) STS endpoint.
     pub fn with_config(config: aws_config::SdkConfig) -> Self {
+        Self::with_aws_config(config.into())
+    }
+
+    /// The identity of the process's shared SDK configuration (see [`AwsConfig`]).
+    pub fn with_aws_config(sdk: AwsConfig) -> Self {
         Self {
-            sdk: OnceCell::new_with(Some(Box::new(config))),
+            sdk,
             form: AttestationForm::default(),
         }
     }
@@ -103,10 +104,7 @@ impl AwsWorkloadIdentity {
 
     /// A fresh attestation from the current role credentials (the SDK refreshes them).
     pub(crate) async fn attest(&self, now: SystemTime) -> Result<Attestation> {
-        let sdk = self
-            .sdk
-            .get_or_init(|| async { Box::new(aws_config::load_from_env().await) })
-            .await;
+        let sdk = self.sdk.get().await;
         let region = sdk
             .region()
             .ok_or_else(|| unavailable("no AWS region is configured (AWS_REGION)"))?

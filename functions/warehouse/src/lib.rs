@@ -43,7 +43,11 @@ pub async fn handle(
     event: LambdaEvent<WarehouseRequest>,
 ) -> Result<WarehouseResult, StepError> {
     let request = event.payload;
-    let step = env.step(&request.run, "warehouse", event.context.deadline())?;
+    let step = env.step(
+        &request.run,
+        pipeline::StepId::Warehouse,
+        event.context.deadline(),
+    )?;
     // Boxed: the two futures nested in the runtime's layers overflow rustc's type depth limit.
     match request.action {
         // The resume writes no ledger row: the run's row (written when the warehouse is put back)

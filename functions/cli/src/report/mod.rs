@@ -162,7 +162,9 @@ pub fn build(
     // The run, from the Plan state's output.
     let plan: Value = events
         .iter()
-        .find(|e| e.kind.ends_with("StateExited") && e.name.as_deref() == Some("Plan"))
+        .find(|e| {
+            e.kind.ends_with("StateExited") && e.name.as_deref() == Some(pipeline::states::PLAN)
+        })
         .and_then(|e| e.data.as_deref())
         .and_then(|d| serde_json::from_str::<Value>(d).ok())
         .map(|v| v["plan"].clone())
@@ -179,7 +181,7 @@ pub fn build(
             timeline
                 .rows
                 .iter()
-                .any(|r| r.name == "Superseded")
+                .any(|r| r.name == pipeline::states::SUPERSEDED)
                 .then(|| {
                     plan["gateReason"]
                         .as_str()

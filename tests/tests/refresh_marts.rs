@@ -124,7 +124,7 @@ async fn a_task_run_is_followed_until_it_ends() {
     .unwrap();
     assert_eq!(first.status, Status::Running, "{first:?}");
     assert_eq!(first.refreshed, ["daily_revenue", "customer_value"]);
-    let resume: MartsRequest = serde_json::from_value(first.resume.clone().unwrap()).unwrap();
+    let resume: MartsRequest = first.resume.clone().unwrap();
     assert_eq!(resume.next, 2);
     assert!(
         resume.handle.as_deref().unwrap().starts_with("task-since:"),

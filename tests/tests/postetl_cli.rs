@@ -5,10 +5,11 @@ use postetl_tests::LocalAws;
 use postetl_tests::workflow::Workflow;
 use std::process::{Command, Output};
 
-/// Runs `postetl` from the repository root with no AWS settings of the caller's (no profile, no
-/// instance metadata) and `env` on top.
+/// Runs `postetl` (built by `cargo build --bins`) from the repository root with no AWS settings of
+/// the caller's (no profile, no instance metadata) and `env` on top.
 fn postetl(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_postetl"));
+    let bin = postetl_tests::repo_root().join("target/debug/postetl");
+    let mut command = Command::new(&bin);
     command.args(args).current_dir(postetl_tests::repo_root());
     for (k, _) in
         std::env::vars().filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("POSTETL_"))
@@ -22,7 +23,9 @@ fn postetl(args: &[&str], env: &[(&str, String)]) -> Output {
     for (k, v) in env {
         command.env(k, v);
     }
-    command.output().unwrap()
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo build --bins` first)", bin.display()))
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,14 +1,18 @@
 //! Where the secret's JSON comes from (seed 004): the AWS Parameters and Secrets Lambda Extension on
 //! localhost when it is there, else the Secrets Manager API. Callers cache; this module only fetches.
 
+use crate::AwsConfig;
 use crate::error::{Error, Result};
-use crate::secret::SecretString;
+use crate::snowflake_secret::SecretString;
 use serde::Deserialize;
 use std::fmt;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-const EXTENSION_PORT_VAR: &str = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT";
+/// The port of the AWS Parameters and Secrets Lambda Extension (set by its layer, or by hand).
+pub const EXTENSION_PORT_VAR: &str = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT";
+/// The function's session token, which the extension authenticates callers with (set by Lambda).
+const SESSION_TOKEN_VAR: &str = "AWS_SESSION_TOKEN";
 const EXTENSION_DEFAULT_PORT: u16 = 2773;
 
 /// A source of the secret's JSON text.
@@ -35,6 +39,7 @@ impl fmt::Debug for SecretSource {
 pub struct AwsSecret {
     secret_id: String,
     extension_port: Option<u16>,
+    sdk_config: AwsConfig,
     sdk: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
@@ -44,6 +49,11 @@ impl SecretSource {
     /// /opt/extensions), else through the API. The API endpoint follows the SDK's standard settings,
     /// `AWS_ENDPOINT_URL` included.
     pub fn aws(secret_id: impl Into<String>) -> Self {
+        Self::aws_with(secret_id, AwsConfig::from_env())
+    }
+
+    /// Like [`SecretSource::aws`], with the process's shared SDK configuration for the API.
+    pub fn aws_with(secret_id: impl Into<String>, sdk_config: AwsConfig) -> Self {
         let port = std::env::var(EXTENSION_PORT_VAR)
             .ok()
             .and_then(|p| p.parse().ok())
@@ -51,6 +61,7 @@ impl SecretSource {
         Self::Aws(AwsSecret {
             secret_id: secret_id.into(),
             extension_port: port,
+            sdk_config,
             sdk: OnceCell::new(),
         })
     }
@@ -61,6 +72,7 @@ impl SecretSource {
         Self::Aws(AwsSecret {
             secret_id: secret_id.into(),
             extension_port: Some(port),
+            sdk_config: AwsConfig::from_env(),
             sdk: OnceCell::new(),
         })
     }
@@ -112,7 +124,7 @@ impl AwsSecret {
         port: u16,
     ) -> Result<SecretString, Fallback> {
         // The extension authenticates callers with the function's session token.
-        let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
+        let token = std::env::var(SESSION_TOKEN_VAR).unwrap_or_default();
         let answer = http
             .get(format!("http://localhost:{port}/secretsmanager/get"))
             .query(&[("secretId", &self.secret_id)])
@@ -144,8 +156,7 @@ impl AwsSecret {
         let client = self
             .sdk
             .get_or_init(|| async {
-                let config = aws_config::load_from_env().await;
-                aws_sdk_secretsmanager::Client::new(&config)
+                aws_sdk_secretsmanager::Client::new(self.sdk_config.get().await)
             })
             .await;
         let out = client
