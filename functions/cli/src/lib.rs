@@ -16,23 +16,20 @@ pub use track::{Facts, Merged};
 
 pub mod report;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// The console input for a pipeline, as the Step Functions console's "Start execution" takes it.
 pub fn console_input(pipeline: &str, dry_run: bool, tables: &[String], force: bool) -> Value {
-    let mut input = json!({"pipeline": pipeline});
-    if dry_run {
-        input["dryRun"] = json!(true);
+    pipeline::input::ManualInput {
+        pipeline: pipeline.to_string(),
+        dry_run,
+        tables: (!tables.is_empty()).then(|| tables.to_vec()),
+        run_key: None,
+        force,
     }
-    if force {
-        input["force"] = json!(true);
-    }
-    if !tables.is_empty() {
-        input["tables"] = json!(tables);
-    }
-    input
+    .to_json()
 }
 
 /// How an execution ended, with the figures a data engineer looks at first.

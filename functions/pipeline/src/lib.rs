@@ -5,6 +5,7 @@ pub mod config;
 pub mod env_vars;
 mod error;
 pub mod glue;
+pub mod input;
 pub mod ledger;
 pub mod runtime;
 pub mod states;

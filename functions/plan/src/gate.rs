@@ -6,6 +6,7 @@
 use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
+use pipeline::input::ExecutionInput;
 use pipeline::{Config, StepError};
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
@@ -20,16 +21,16 @@ pub enum Gate {
 /// The pipeline an execution input starts, and whether it is a dry run; `None` when the input
 /// would not plan (the plan step rejects it by name).
 pub fn identify(config: &Config, input: &Value) -> Option<(String, bool)> {
-    if input.get("source").is_some() || input.get("detail-type").is_some() {
-        let job = input["detail"]["jobName"].as_str()?;
-        return Some((config.pipeline_for_job(job)?.name.clone(), false));
+    match ExecutionInput::parse(input).ok()? {
+        ExecutionInput::Glue(event) => Some((
+            config.pipeline_for_job(&event.job_name)?.name.clone(),
+            false,
+        )),
+        ExecutionInput::Manual(manual) => {
+            config.pipeline(&manual.pipeline)?;
+            Some((manual.pipeline, manual.dry_run))
+        }
     }
-    let pipeline = input["pipeline"].as_str()?;
-    config.pipeline(pipeline)?;
-    Some((
-        pipeline.to_string(),
-        input["dryRun"].as_bool().unwrap_or(false),
-    ))
 }
 
 /// `arn:aws:states:R:A:execution:SM:NAME` runs on `arn:aws:states:R:A:stateMachine:SM`.

@@ -1,41 +1,15 @@
-//! Turns the execution input into a run plan. The input is either the EventBridge `Glue Job State
-//! Change` event (automatic start) or a console input such as
-//! `{"pipeline": "orders", "dryRun": true, "tables": ["ORDERS"]}`.
+//! Turns the execution input ([`pipeline::input::ExecutionInput`]: the EventBridge `Glue Job State
+//! Change` event, or a console input) into a run plan.
 
 mod changes;
 mod gate;
 
 use lambda_runtime::LambdaEvent;
 use pipeline::config::Pipeline;
+use pipeline::input::ExecutionInput;
 use pipeline::steps::{Gate, Plan, PlanRequest, PollLimits, Run, Skipped, Trigger};
 use pipeline::{Env, StepError};
-use serde::Deserialize;
-use serde_json::Value;
 use std::time::Duration;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ManualInput {
-    pipeline: String,
-    #[serde(default)]
-    dry_run: bool,
-    /// Refresh only these Iceberg tables (full name or table name); all when absent.
-    tables: Option<Vec<String>>,
-    /// Names the run for request-id de-duplication; defaults to the execution, so a new manual
-    /// execution is new work while a redrive of the same execution is not.
-    run_key: Option<String>,
-    /// Run everything, changed or not.
-    #[serde(default)]
-    force: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GlueDetail {
-    job_name: String,
-    state: String,
-    job_run_id: String,
-}
 
 /// The AWS clients planning uses; each is optional so that handler tests can leave one out.
 #[derive(Clone, Default)]
@@ -52,66 +26,63 @@ pub async fn handle(
     let glue = aws.glue.as_ref();
     let PlanRequest { input, execution } = event.payload;
     let config = env.config()?;
-    let is_event = input.get("detail-type").is_some() || input.get("source").is_some();
-    let (pipeline, run, trigger, tables, force) = if is_event {
-        let detail = glue_detail(&input)?;
-        let pipeline = config
-            .pipeline_for_job(&detail.job_name)
-            .ok_or_else(|| StepError::UnknownJob(detail.job_name.clone()))?;
-        if detail.state != "SUCCEEDED" {
-            return Err(StepError::NotSucceeded {
-                job: detail.job_name,
-                run_id: detail.job_run_id,
-                state: detail.state,
-            });
-        }
-        let job_run = match glue {
-            Some(glue) => {
-                match pipeline::glue::job_run(glue, &detail.job_name, &detail.job_run_id).await {
-                    Ok(run) => Some(run),
-                    Err(e) => {
-                        // The record is informative; a Glue hiccup must not hold the run back.
-                        tracing::warn!(error = %e, "GetJobRun failed; planning without it");
-                        None
+    let (pipeline, run, trigger, tables, force) = match ExecutionInput::parse(&input)? {
+        ExecutionInput::Glue(detail) => {
+            let pipeline = config
+                .pipeline_for_job(&detail.job_name)
+                .ok_or_else(|| StepError::UnknownJob(detail.job_name.clone()))?;
+            if detail.state != "SUCCEEDED" {
+                return Err(StepError::NotSucceeded {
+                    job: detail.job_name,
+                    run_id: detail.job_run_id,
+                    state: detail.state,
+                });
+            }
+            let job_run = match glue {
+                Some(glue) => {
+                    match pipeline::glue::job_run(glue, &detail.job_name, &detail.job_run_id).await
+                    {
+                        Ok(run) => Some(run),
+                        Err(e) => {
+                            // The record is informative; a Glue hiccup must not hold the run back.
+                            tracing::warn!(error = %e, "GetJobRun failed; planning without it");
+                            None
+                        }
                     }
                 }
-            }
-            None => None,
-        };
-        let run = Run {
-            pipeline: pipeline.name.clone(),
-            run_key: format!("glue:{}:{}", detail.job_name, detail.job_run_id),
-            execution: execution.clone(),
-            dry_run: false,
-            tables: None,
-        };
-        let trigger = Trigger::Glue {
-            job_name: detail.job_name,
-            job_run_id: detail.job_run_id,
-            event_time: input.get("time").and_then(Value::as_str).map(String::from),
-            job_run,
-        };
-        (pipeline, run, trigger, None, false)
-    } else {
-        let manual: ManualInput = serde_json::from_value(input).map_err(|e| {
-            StepError::Malformed(format!(
-                "expected a Glue Job State Change event or {{\"pipeline\": \"..\", \"dryRun\": bool, \"tables\": [..], \"force\": bool}}: {e}"
-            ))
-        })?;
-        let pipeline = config
-            .pipeline(&manual.pipeline)
-            .ok_or_else(|| StepError::UnknownPipeline(manual.pipeline.clone()))?;
-        let execution_name = execution.rsplit(':').next().unwrap_or(&execution);
-        let run = Run {
-            pipeline: pipeline.name.clone(),
-            run_key: manual
-                .run_key
-                .unwrap_or_else(|| format!("manual:{execution_name}")),
-            execution: execution.clone(),
-            dry_run: manual.dry_run,
-            tables: manual.tables.clone(),
-        };
-        (pipeline, run, Trigger::Manual, manual.tables, manual.force)
+                None => None,
+            };
+            let run = Run {
+                pipeline: pipeline.name.clone(),
+                run_key: format!("glue:{}:{}", detail.job_name, detail.job_run_id),
+                execution: execution.clone(),
+                dry_run: false,
+                tables: None,
+            };
+            let trigger = Trigger::Glue {
+                job_name: detail.job_name,
+                job_run_id: detail.job_run_id,
+                event_time: detail.time,
+                job_run,
+            };
+            (pipeline, run, trigger, None, false)
+        }
+        ExecutionInput::Manual(manual) => {
+            let pipeline = config
+                .pipeline(&manual.pipeline)
+                .ok_or_else(|| StepError::UnknownPipeline(manual.pipeline.clone()))?;
+            let execution_name = execution.rsplit(':').next().unwrap_or(&execution);
+            let run = Run {
+                pipeline: pipeline.name.clone(),
+                run_key: manual
+                    .run_key
+                    .unwrap_or_else(|| format!("manual:{execution_name}")),
+                execution: execution.clone(),
+                dry_run: manual.dry_run,
+                tables: manual.tables.clone(),
+            };
+            (pipeline, run, Trigger::Manual, manual.tables, manual.force)
+        }
     };
     let mut plan = plan(
         pipeline,
@@ -142,22 +113,6 @@ pub async fn handle(
         gate = ?plan.gate, reason = ?plan.gate_reason, skipped_tables = plan.skipped.iceberg_tables.len(),
         changed_since = ?plan.changed_since, "planned");
     Ok(plan)
-}
-
-fn glue_detail(input: &Value) -> Result<GlueDetail, StepError> {
-    let source = input.get("source").and_then(Value::as_str);
-    let kind = input.get("detail-type").and_then(Value::as_str);
-    if source != Some("aws.glue") || kind != Some("Glue Job State Change") {
-        return Err(StepError::Malformed(format!(
-            "an event from {source:?} of type {kind:?}; expected aws.glue \"Glue Job State Change\""
-        )));
-    }
-    let detail = input.get("detail").cloned().unwrap_or(Value::Null);
-    serde_json::from_value(detail).map_err(|e| {
-        StepError::Malformed(format!(
-            "the Glue event's detail lacks jobName, state or jobRunId: {e}"
-        ))
-    })
 }
 
 fn plan(
