@@ -86,9 +86,10 @@ export class PostEtlStack extends Stack {
       })
       : undefined;
 
-    // The same environment for every function: the shared bootstrap reads it in plan too, which
-    // gets no permission to read the secret and is not registered with Snowflake.
-    const environment: Record<string, string> = { POSTETL_CONFIG: CONFIG_PATH_IN_LAMBDA };
+    // The functions that talk to Snowflake get its settings; plan, which never does, gets only its
+    // config path (it starts without any Snowflake setting, reads no secret, is not registered).
+    const configOnly: Record<string, string> = { POSTETL_CONFIG: CONFIG_PATH_IN_LAMBDA };
+    const environment: Record<string, string> = { ...configOnly };
     if (secret) {
       // The name or ARN, never the value.
       environment.POSTETL_SECRET_ID = config.secretArn ?? config.secretName!;
@@ -157,7 +158,7 @@ export class PostEtlStack extends Stack {
         spec,
         manifestPath: MANIFEST_PATH,
         layers: [configLayer],
-        environment: { ...environment, ...extra },
+        environment: { ...(spec.snowflake ? environment : configOnly), ...extra },
         paramsAndSecrets: spec.snowflake ? paramsAndSecrets : undefined,
         network: this.network,
       });

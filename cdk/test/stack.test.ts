@@ -17,7 +17,7 @@ beforeAll(() => {
   s = synth();
 });
 
-const fnOf = (stepId: string) => s.json.Resources[s.id((stepId === 'Finalize' ? s.stack.finalize : s.stack.steps[stepId]).function)];
+const fnOf = (stepId: string, t: Synth = s) => t.json.Resources[t.id((stepId === 'Finalize' ? t.stack.finalize : t.stack.steps[stepId]).function)];
 const ALL = [...STEPS, FINALIZE];
 
 describe('step functions', () => {
@@ -149,19 +149,20 @@ describe('secrets stay out of the environment', () => {
     expect(JSON.stringify(t.json)).not.toMatch(/resolve:secretsmanager|resolve:ssm-secure|PRIVATE KEY|privateKey|passphrase|\btoken\b/i);
   };
 
-  test('secret by name: POSTETL_SECRET_ID is the secret name on every function', () => {
+  test('secret by name: POSTETL_SECRET_ID is the secret name on every function that talks to Snowflake; plan gets its config path only', () => {
     checkEnvironment(s);
-    for (const spec of STEPS) {
+    for (const spec of STEPS.filter((x) => x.snowflake)) {
       expect(fnOf(spec.id).Properties.Environment.Variables.POSTETL_SECRET_ID).toBe('postetl/snowflake');
     }
+    expect(fnOf('Plan').Properties.Environment.Variables).toEqual({ POSTETL_CONFIG: '/opt/postetl/pipelines.toml' });
   });
 
   test('secret by ARN: POSTETL_SECRET_ID is the ARN', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/postetl/snowflake-AbC123';
     const t = synth({ secretArn: arn });
     checkEnvironment(t);
-    for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
-      expect(fn.Properties.Environment.Variables.POSTETL_SECRET_ID).toBe(arn);
+    for (const spec of [...STEPS.filter((x) => x.snowflake), FINALIZE]) {
+      expect(fnOf(spec.id, t).Properties.Environment.Variables.POSTETL_SECRET_ID).toBe(arn);
     }
   });
 
@@ -193,9 +194,10 @@ describe('auth modes', () => {
     SNOWFLAKE_SCHEMA: 'CORE',
   };
 
-  test('keyless: exactly these variables on every function, the outbound JWT by default (the shared bootstrap reads them in plan too)', () => {
+  test('keyless: exactly these variables on every function that talks to Snowflake, the outbound JWT by default; plan gets its config path only', () => {
     const t = synth(KEYLESS);
-    for (const spec of STEPS) {
+    expect(envOf(t, 'Plan')).toEqual({ POSTETL_CONFIG: '/opt/postetl/pipelines.toml' });
+    for (const spec of STEPS.filter((x) => x.snowflake)) {
       expect([spec.id, envOf(t, spec.id)]).toEqual([spec.id, { ...KEYLESS_ENV, SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN: 'true' }]);
     }
     expect(envOf(t, 'Finalize')).toEqual({
@@ -206,7 +208,7 @@ describe('auth modes', () => {
 
   test('keyless with snowflakeWifSignedRequest: SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN=false on every function, nothing else changed', () => {
     const t = synth({ ...KEYLESS, snowflakeWifSignedRequest: true });
-    for (const spec of STEPS) {
+    for (const spec of STEPS.filter((x) => x.snowflake)) {
       expect([spec.id, envOf(t, spec.id)]).toEqual([spec.id, { ...KEYLESS_ENV, SNOWFLAKE_ENABLE_AWS_WIF_OUTBOUND_TOKEN: 'false' }]);
     }
   });
@@ -244,7 +246,7 @@ describe('auth modes', () => {
   test('secret mode sets none of the keyless variables, even with the keyless keys in the context', () => {
     const { authMode: _, ...keylessSettings } = KEYLESS;
     for (const t of [s, synth(keylessSettings)]) {
-      for (const spec of STEPS) {
+      for (const spec of STEPS.filter((x) => x.snowflake)) {
         const vars = envOf(t, spec.id);
         expect([spec.id, Object.keys(vars).filter((k) => KEYLESS_VARS.includes(k))]).toEqual([spec.id, []]);
         expect(vars.POSTETL_SECRET_ID).toBe('postetl/snowflake');

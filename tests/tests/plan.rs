@@ -2,22 +2,16 @@
 //! sample config, and Glue GetJobRun answered by local AWS.
 
 use lambda_runtime::{Context, LambdaEvent};
-use pipeline::Env;
+use pipeline::Deployed;
 use pipeline::steps::{Plan, PlanRequest, Trigger};
 use postetl_tests::{LocalAws, repo_root};
 use serde_json::{Value, json};
-use snowflake::{Client, ClientConfig, SecretSource, SecretString};
 
 const EXECUTION: &str = "arn:aws:states:us-east-1:123456789012:execution:post-etl:run-1";
 
-fn env_with(config: &str) -> Env {
-    // Planning never calls Snowflake: a client that could not authenticate is enough.
-    let client = Client::new(
-        SecretSource::Inline(SecretString::new("{}")),
-        ClientConfig::default(),
-    )
-    .unwrap();
-    Env::load(&repo_root().join(config), client)
+/// Planning never calls Snowflake: the deployed config is all it loads.
+fn env_with(config: &str) -> Deployed {
+    Deployed::load(&repo_root().join(config))
 }
 
 fn example(name: &str) -> Value {
@@ -28,7 +22,7 @@ fn example(name: &str) -> Value {
 }
 
 async fn plan(
-    env: &Env,
+    env: &Deployed,
     glue: Option<&aws_sdk_glue::Client>,
     input: Value,
 ) -> Result<Plan, pipeline::StepError> {
@@ -116,7 +110,7 @@ async fn a_succeeded_glue_event_plans_the_whole_pipeline_with_the_job_run() {
     assert!(matches!(plan.trigger, Trigger::Glue { job_run: None, .. }));
 }
 
-async fn plan_run_key(env: &Env, input: Value) -> String {
+async fn plan_run_key(env: &Deployed, input: Value) -> String {
     plan(env, None, input).await.unwrap().run.run_key
 }
 

@@ -14,6 +14,6 @@ pub mod steps;
 
 pub use config::Config;
 pub use error::{StepError, error_names};
-pub use runtime::{Env, Step, serve, serve_with};
+pub use runtime::{Deployed, Env, Step, serve, serve_config, serve_with};
 pub use snowflake::AwsConfig;
 pub use step_id::{STEP_IDS, StepId};

@@ -36,56 +36,76 @@ pub fn init_tracing() {
     }
 }
 
-/// Built once per process and shared by every invocation.
+/// The deployed pipeline config as this process loaded it at cold start, or why it could not:
+/// an invalid config does not stop the process, each invocation then fails with `Config.Invalid`,
+/// a name the state machine can catch, instead of an opaque init failure.
+#[derive(Clone)]
+pub struct Deployed(Result<Arc<Config>, Arc<crate::config::ConfigError>>);
+
+impl Deployed {
+    /// From `POSTETL_CONFIG`, else the config layer's [`DEFAULT_CONFIG_PATH`].
+    pub fn from_env() -> Self {
+        let path = std::env::var_os(POSTETL_CONFIG)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
+        Self::load(&path)
+    }
+
+    pub fn load(path: &std::path::Path) -> Self {
+        let config = Config::load_deployed(path).map(Arc::new).map_err(Arc::new);
+        if let Err(e) = &config {
+            tracing::error!(error = %e, "the pipeline config is invalid");
+        }
+        Self(config)
+    }
+
+    pub fn new(config: Config) -> Self {
+        Self(Ok(Arc::new(config)))
+    }
+
+    pub fn config(&self) -> Result<&Config, StepError> {
+        self.0.as_deref().map_err(|e| StepError::Config(e.clone()))
+    }
+}
+
+/// Built once per process and shared by every invocation of a step that talks to Snowflake.
 #[derive(Clone)]
 pub struct Env {
-    config: Result<Arc<Config>, Arc<crate::config::ConfigError>>,
+    pub deployed: Deployed,
     pub snowflake: Client,
     /// Set once this process has made sure the ledger table exists.
     ledger_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Env {
-    /// From the environment: `POSTETL_CONFIG` (path of the pipeline config), the Snowflake
+    /// From the environment: the deployed config (see [`Deployed::from_env`]), the Snowflake
     /// credentials (see [`credentials_from_env`]), optional `SNOWFLAKE_BASE_URL` and
-    /// `SNOWFLAKE_PRIVATE_LINK=true`.
-    ///
-    /// An invalid config does not stop the process: each invocation then fails with
-    /// `Config.Invalid`, a name the state machine can catch, instead of an opaque init failure.
-    /// `aws` is the process's one SDK configuration, for the secret or the workload identity.
+    /// `SNOWFLAKE_PRIVATE_LINK=true`. `aws` is the process's one SDK configuration, for the
+    /// secret or the workload identity.
     pub fn from_env(aws: &AwsConfig) -> Result<Self, StepError> {
-        let path = std::env::var_os(POSTETL_CONFIG)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
-        Ok(Self::load(&path, client_from_env(aws)?))
+        Ok(Self::with(Deployed::from_env(), client_from_env(aws)?))
     }
 
     /// Loads the config at `path`; if it is invalid, every step invocation reports why.
     pub fn load(path: &std::path::Path, snowflake: Client) -> Self {
-        let config = Config::load_deployed(path).map(Arc::new).map_err(Arc::new);
-        if let Err(e) = &config {
-            tracing::error!(error = %e, "the pipeline config is invalid");
-        }
-        Self {
-            config,
-            snowflake,
-            ledger_ready: Arc::default(),
-        }
+        Self::with(Deployed::load(path), snowflake)
     }
 
     /// For tests and local tools that hold a config and a client already.
     pub fn new(config: Config, snowflake: Client) -> Self {
+        Self::with(Deployed::new(config), snowflake)
+    }
+
+    fn with(deployed: Deployed, snowflake: Client) -> Self {
         Self {
-            config: Ok(Arc::new(config)),
+            deployed,
             snowflake,
             ledger_ready: Arc::default(),
         }
     }
 
     pub fn config(&self) -> Result<&Config, StepError> {
-        self.config
-            .as_deref()
-            .map_err(|e| StepError::Config(e.clone()))
+        self.deployed.config()
     }
 
     /// The context for one invocation of `step` in `run`: its id goes into every request id.
@@ -490,6 +510,24 @@ where
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
         // Boxed: a step's future nested in the runtime's layers is otherwise too deep a type.
         Box::pin(handler(env.clone(), event))
+    }))
+    .await
+}
+
+/// Runs a step that never calls Snowflake (plan): it needs the deployed config only, so it starts
+/// without any Snowflake setting.
+pub async fn serve_config<I, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: serde::de::DeserializeOwned + Send + 'static,
+    O: serde::Serialize + Send + 'static,
+    F: Fn(Deployed, lambda_runtime::LambdaEvent<I>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<O, StepError>> + Send,
+{
+    init_tracing();
+    let deployed = Deployed::from_env();
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        Box::pin(handler(deployed.clone(), event))
     }))
     .await
 }

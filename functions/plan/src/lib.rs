@@ -8,7 +8,7 @@ use lambda_runtime::LambdaEvent;
 use pipeline::config::Pipeline;
 use pipeline::input::ExecutionInput;
 use pipeline::steps::{Gate, Plan, PlanRequest, PollLimits, Run, Skipped, Trigger};
-use pipeline::{Env, StepError};
+use pipeline::{Deployed, StepError};
 use std::time::Duration;
 
 /// The AWS clients planning uses; each is optional so that handler tests can leave one out.
@@ -19,13 +19,13 @@ pub struct Aws {
 }
 
 pub async fn handle(
-    env: &Env,
+    deployed: &Deployed,
     aws: &Aws,
     event: LambdaEvent<PlanRequest>,
 ) -> Result<Plan, StepError> {
     let glue = aws.glue.as_ref();
     let PlanRequest { input, execution } = event.payload;
-    let config = env.config()?;
+    let config = deployed.config()?;
     let (pipeline, run, trigger, tables, force) = match ExecutionInput::parse(&input)? {
         ExecutionInput::Glue(detail) => {
             let pipeline = config

@@ -8,9 +8,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         glue: Some(aws_sdk_glue::Client::new(config)),
         sfn: Some(aws_sdk_sfn::Client::new(config)),
     };
-    pipeline::serve_with(&sdk, move |env, event| {
+    // Planning never calls Snowflake: no Snowflake setting is needed to start.
+    pipeline::serve_config(move |deployed, event| {
         let aws = aws.clone();
-        async move { plan::handle(&env, &aws, event).await }
+        async move { plan::handle(&deployed, &aws, event).await }
     })
     .await
 }
