@@ -61,7 +61,14 @@ async fn a_programmatic_access_token_authenticates_and_is_reread_after_rotation(
         token_secret("PROGRAMMATIC_ACCESS_TOKEN", &first).expose(),
     );
     let client = Client::new(
-        SecretSource::aws_via_extension("postetl/snowflake", extension.port),
+        SecretSource::aws_with(
+            "postetl/snowflake",
+            snowflake::AwsConfig::from_env(),
+            Some(snowflake::Extension {
+                port: extension.port,
+                session_token: snowflake::SecretString::new("test-session"),
+            }),
+        ),
         config(&emulator),
     )
     .unwrap();

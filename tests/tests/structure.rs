@@ -262,3 +262,34 @@ fn only_aws_config_loads_an_sdk_configuration() {
         .collect();
     assert_eq!(loaders, ["functions/snowflake/src/sdk_config.rs"]);
 }
+
+/// The environment is read at a binary's edge only: a main, the CLI (a binary crate), and the
+/// Lambda bootstrap every main runs (`pipeline::runtime`: `serve*`, `*from_env`). The libraries
+/// under them (the snowflake client, the config, the steps) take what they need as arguments.
+#[test]
+fn only_the_binaries_edge_reads_the_environment() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = repo_root();
+    let mut files = Vec::new();
+    walk(&root.join("functions"), &mut files);
+    let readers: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+        .filter(|f| {
+            let text = std::fs::read_to_string(root.join(f)).unwrap();
+            text.contains("env::var")
+        })
+        .filter(|f| f.contains("/src/"))
+        .filter(|f| !f.ends_with("/main.rs") && !f.starts_with("functions/cli/"))
+        .collect();
+    assert_eq!(readers, ["functions/pipeline/src/runtime.rs"]);
+}

@@ -174,7 +174,11 @@ pub fn credentials_from_env(
                     "{POSTETL_SECRET_ID} is not set ({SNOWFLAKE_AUTH}=secret)"
                 ))
             })?;
-            Ok(SecretSource::aws_with(secret_id, aws.clone()).into())
+            let extension = snowflake::Extension::from_values(
+                get(snowflake::EXTENSION_PORT_VAR).as_deref(),
+                var(snowflake::SESSION_TOKEN_VAR),
+            );
+            Ok(SecretSource::aws_with(secret_id, aws.clone(), extension).into())
         }
         Some("workload_identity") => {
             let mut missing = Vec::new();

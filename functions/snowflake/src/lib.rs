@@ -4,9 +4,12 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), snowflake::Error> {
-//! use snowflake::{Binding, Client, ClientConfig, SecretSource, Statement};
+//! use snowflake::{AwsConfig, Binding, Client, ClientConfig, SecretSource, Statement};
 //! use std::time::Duration;
-//! let client = Client::new(SecretSource::aws("postetl/snowflake"), ClientConfig::default())?;
+//! let client = Client::new(
+//!     SecretSource::aws_with("postetl/snowflake", AwsConfig::from_env(), None),
+//!     ClientConfig::default(),
+//! )?;
 //! let rows = client
 //!     .query(&Statement::new("SELECT COUNT(*) FROM orders WHERE region = ?").bind(Binding::text("EU")), Duration::from_secs(60))
 //!     .await?;
@@ -37,7 +40,7 @@ pub use ident::{Identifier, ObjectName, string_literal};
 pub use keypair::{JwtIssuer, MAX_LIFETIME, PrivateKey, fingerprint};
 pub use result::{Column, ColumnRef, ResultSet, Row, Stats};
 pub use sdk_config::AwsConfig;
-pub use secret_source::{EXTENSION_PORT_VAR, SecretSource};
+pub use secret_source::{EXTENSION_PORT_VAR, Extension, SESSION_TOKEN_VAR, SecretSource};
 pub use snowflake_secret::{AUTHENTICATORS, SecretCredential, SecretString, SnowflakeSecret};
 pub use statement::{Binding, Statement, derive_request_id};
 pub use workload_identity::{AttestationForm, AwsWorkloadIdentity, SNOWFLAKE_AUDIENCE, sts_host};

@@ -12,8 +12,32 @@ use tokio::sync::OnceCell;
 /// The port of the AWS Parameters and Secrets Lambda Extension (set by its layer, or by hand).
 pub const EXTENSION_PORT_VAR: &str = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT";
 /// The function's session token, which the extension authenticates callers with (set by Lambda).
-const SESSION_TOKEN_VAR: &str = "AWS_SESSION_TOKEN";
-const EXTENSION_DEFAULT_PORT: u16 = 2773;
+pub const SESSION_TOKEN_VAR: &str = "AWS_SESSION_TOKEN";
+/// The extension's port when its layer is installed and the variable is not set.
+pub const EXTENSION_DEFAULT_PORT: u16 = 2773;
+
+/// The AWS Parameters and Secrets Lambda Extension as a function reaches it: its port, and the
+/// session token it authenticates callers with. Read at the binary's edge (see
+/// `pipeline::runtime::credentials_from_env`); this library reads no environment.
+#[derive(Clone)]
+pub struct Extension {
+    pub port: u16,
+    pub session_token: SecretString,
+}
+
+impl Extension {
+    /// From the environment's values, as a Lambda's bootstrap finds them: the port variable if set,
+    /// else the default port when the layer is installed (`/opt/extensions`); `None` without both.
+    pub fn from_values(port: Option<&str>, session_token: Option<String>) -> Option<Self> {
+        let port = port
+            .and_then(|p| p.parse().ok())
+            .or_else(|| extension_installed().then_some(EXTENSION_DEFAULT_PORT))?;
+        Some(Self {
+            port,
+            session_token: SecretString::new(session_token.unwrap_or_default()),
+        })
+    }
+}
 
 /// A source of the secret's JSON text.
 pub enum SecretSource {
@@ -30,7 +54,7 @@ impl fmt::Debug for SecretSource {
             SecretSource::Aws(s) => f
                 .debug_struct("Aws")
                 .field("secret_id", &s.secret_id)
-                .field("extension_port", &s.extension_port)
+                .field("extension_port", &s.extension.as_ref().map(|e| e.port))
                 .finish(),
         }
     }
@@ -38,41 +62,24 @@ impl fmt::Debug for SecretSource {
 
 pub struct AwsSecret {
     secret_id: String,
-    extension_port: Option<u16>,
+    extension: Option<Extension>,
     sdk_config: AwsConfig,
     sdk: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
 impl SecretSource {
-    /// A Secrets Manager secret, read through the extension when the environment says it is
-    /// installed (`PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` set, or the layer present in
-    /// /opt/extensions), else through the API. The API endpoint follows the SDK's standard settings,
-    /// `AWS_ENDPOINT_URL` included.
-    pub fn aws(secret_id: impl Into<String>) -> Self {
-        Self::aws_with(secret_id, AwsConfig::from_env())
-    }
-
-    /// Like [`SecretSource::aws`], with the process's shared SDK configuration for the API.
-    pub fn aws_with(secret_id: impl Into<String>, sdk_config: AwsConfig) -> Self {
-        let port = std::env::var(EXTENSION_PORT_VAR)
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .or_else(|| extension_installed().then_some(EXTENSION_DEFAULT_PORT));
+    /// A Secrets Manager secret, read through the extension when there is one (the API stays
+    /// the fallback when nothing listens there), else through the API with the process's shared
+    /// SDK configuration (its endpoint follows the SDK's settings, `AWS_ENDPOINT_URL` included).
+    pub fn aws_with(
+        secret_id: impl Into<String>,
+        sdk_config: AwsConfig,
+        extension: Option<Extension>,
+    ) -> Self {
         Self::Aws(AwsSecret {
             secret_id: secret_id.into(),
-            extension_port: port,
+            extension,
             sdk_config,
-            sdk: OnceCell::new(),
-        })
-    }
-
-    /// A Secrets Manager secret read through the extension on a given port (the API stays the
-    /// fallback when nothing listens there).
-    pub fn aws_via_extension(secret_id: impl Into<String>, port: u16) -> Self {
-        Self::Aws(AwsSecret {
-            secret_id: secret_id.into(),
-            extension_port: Some(port),
-            sdk_config: AwsConfig::from_env(),
             sdk: OnceCell::new(),
         })
     }
@@ -106,8 +113,8 @@ struct ExtensionAnswer {
 
 impl AwsSecret {
     async fn fetch(&self, http: &reqwest::Client) -> Result<SecretString> {
-        if let Some(port) = self.extension_port {
-            match self.via_extension(http, port).await {
+        if let Some(extension) = &self.extension {
+            match self.via_extension(http, extension).await {
                 Err(Fallback::ToApi(reason)) => {
                     tracing::warn!(%reason, "secrets extension not reachable; using the Secrets Manager API");
                 }
@@ -121,14 +128,19 @@ impl AwsSecret {
     async fn via_extension(
         &self,
         http: &reqwest::Client,
-        port: u16,
+        extension: &Extension,
     ) -> Result<SecretString, Fallback> {
-        // The extension authenticates callers with the function's session token.
-        let token = std::env::var(SESSION_TOKEN_VAR).unwrap_or_default();
         let answer = http
-            .get(format!("http://localhost:{port}/secretsmanager/get"))
+            .get(format!(
+                "http://localhost:{}/secretsmanager/get",
+                extension.port
+            ))
             .query(&[("secretId", &self.secret_id)])
-            .header("X-Aws-Parameters-Secrets-Token", token)
+            // The extension authenticates callers with the function's session token.
+            .header(
+                "X-Aws-Parameters-Secrets-Token",
+                extension.session_token.expose(),
+            )
             .timeout(Duration::from_secs(5))
             .send()
             .await
