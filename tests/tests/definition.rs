@@ -511,3 +511,37 @@ fn the_state_names_the_tools_and_tests_use_are_in_the_definition() {
         }
     }
 }
+
+/// The keys the CLI and finalize read back from the state are where the definition writes them:
+/// Plan's result, the Map states' items under it, and every failure record (`Record*` states).
+#[test]
+fn the_state_paths_the_tools_read_are_the_definitions() {
+    use pipeline::states::{FAILURE_KEY, PLAN_KEY, REFRESH_ICEBERG_TABLES, RUN_MERGES};
+    let asl = asl();
+    let states = asl["States"].as_object().unwrap();
+    let plan_path = format!("$.{PLAN_KEY}");
+    assert_eq!(
+        states[pipeline::states::PLAN]["ResultPath"],
+        plan_path.as_str()
+    );
+    assert_eq!(
+        states[REFRESH_ICEBERG_TABLES]["ItemsPath"],
+        format!("{plan_path}.icebergTables").as_str()
+    );
+    assert_eq!(
+        states[RUN_MERGES]["ItemsPath"],
+        format!("{plan_path}.merges").as_str()
+    );
+    let records: Vec<&String> = states
+        .keys()
+        .filter(|name| name.starts_with("Record"))
+        .collect();
+    assert!(records.len() >= 9, "{records:?}");
+    for name in records {
+        assert_eq!(
+            states[name]["ResultPath"],
+            format!("$.{FAILURE_KEY}").as_str(),
+            "{name}"
+        );
+    }
+}

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod debug;
 pub mod definition;
 pub mod failure;
+mod history;
 pub mod names;
 mod summary;
 pub mod text;
@@ -148,21 +149,7 @@ async fn history(
     sfn: &aws_sdk_sfn::Client,
     execution: &str,
 ) -> Result<Vec<aws_sdk_sfn::types::HistoryEvent>, WatchError> {
-    let mut events = Vec::new();
-    let mut token = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(execution)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| WatchError::Aws(failure::Failure::aws("GetExecutionHistory", e)))?;
-        events.extend(page.events);
-        token = page.next_token;
-        if token.is_none() {
-            return Ok(events);
-        }
-    }
+    history::events(sfn, execution)
+        .await
+        .map_err(|e| WatchError::Aws(failure::Failure::aws("GetExecutionHistory", e)))
 }

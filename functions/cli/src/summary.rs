@@ -74,7 +74,11 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
         summary.status.clone()
     };
     field(out, "status", &status)?;
-    if let Some(plan) = summary.output.as_ref().map(|o| &o["plan"]) {
+    if let Some(plan) = summary
+        .output
+        .as_ref()
+        .map(|o| &o[pipeline::states::PLAN_KEY])
+    {
         unchanged(out, plan)?;
     }
     // A dry run changed nothing: its statements are listed at the end instead.

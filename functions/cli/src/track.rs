@@ -178,7 +178,7 @@ impl Tracker {
                         .output()
                         .and_then(|o| serde_json::from_str(o).ok())
                         .unwrap_or_default();
-                    let failure = &output["failure"];
+                    let failure = &output[pipeline::states::FAILURE_KEY];
                     let error = failure["error"].as_str().unwrap_or("?").to_string();
                     let cause = failure["cause"].as_str().unwrap_or_default().to_string();
                     if let Some(step) = failure["step"].as_str() {

@@ -28,3 +28,9 @@ pub const RELIED_ON: &[&str] = &[
     ALERT_UNLESS_DRY_RUN,
     NOTIFY_FAILURE,
 ];
+
+/// Where the definition puts what the tools read back from the state (each a `ResultPath`):
+/// the plan (Plan's result; the Map states read their items from it) and a failure's record
+/// (every `RecordFailure*` state). `tests/tests/definition.rs` holds the definition to them.
+pub const PLAN_KEY: &str = "plan";
+pub const FAILURE_KEY: &str = "failure";

@@ -167,7 +167,7 @@ pub fn build(
         })
         .and_then(|e| e.data.as_deref())
         .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        .map(|v| v["plan"].clone())
+        .map(|v| v[pipeline::states::PLAN_KEY].clone())
         .unwrap_or_default();
     let run = &plan["run"];
     let superseded_by = (plan["gate"] == "superseded")
@@ -278,22 +278,11 @@ pub async fn read_execution(
         cause: d.cause,
         input: d.input,
     };
-    let mut events = Vec::new();
-    let mut token = None;
-    for _ in 0..30 {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(execution)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await?;
-        events.extend(page.events.iter().map(event_of));
-        token = page.next_token;
-        if token.is_none() {
-            break;
-        }
-    }
+    let events = crate::history::events(sfn, execution)
+        .await?
+        .iter()
+        .map(event_of)
+        .collect();
     Ok((described, events))
 }
 

@@ -103,8 +103,10 @@ fn item_names(map: &str, input: Option<&str>) -> Vec<String> {
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
     let list = match map {
-        pipeline::states::REFRESH_ICEBERG_TABLES => &input["plan"]["icebergTables"],
-        pipeline::states::RUN_MERGES => &input["plan"]["merges"],
+        pipeline::states::REFRESH_ICEBERG_TABLES => {
+            &input[pipeline::states::PLAN_KEY]["icebergTables"]
+        }
+        pipeline::states::RUN_MERGES => &input[pipeline::states::PLAN_KEY]["merges"],
         _ => &Value::Null,
     };
     list.as_array()
