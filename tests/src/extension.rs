@@ -82,6 +82,18 @@ impl SecretsExtension {
         Self { port, state }
     }
 
+    /// The secret source a Lambda's bootstrap builds with this extension on its port.
+    pub fn source(&self, secret_id: &str) -> snowflake::SecretSource {
+        snowflake::SecretSource::aws_with(
+            secret_id,
+            snowflake::AwsConfig::from_env(),
+            Some(snowflake::Extension {
+                port: self.port,
+                session_token: snowflake::SecretString::new("test-session"),
+            }),
+        )
+    }
+
     pub fn replace(&self, value: &str) {
         *self.state.value.lock().unwrap() = value.to_string();
     }

@@ -60,18 +60,7 @@ async fn a_programmatic_access_token_authenticates_and_is_reread_after_rotation(
         "postetl/snowflake",
         token_secret("PROGRAMMATIC_ACCESS_TOKEN", &first).expose(),
     );
-    let client = Client::new(
-        SecretSource::aws_with(
-            "postetl/snowflake",
-            snowflake::AwsConfig::from_env(),
-            Some(snowflake::Extension {
-                port: extension.port,
-                session_token: snowflake::SecretString::new("test-session"),
-            }),
-        ),
-        config(&emulator),
-    )
-    .unwrap();
+    let client = Client::new(extension.source("postetl/snowflake"), config(&emulator)).unwrap();
     assert_eq!(current_user(&client).await.unwrap(), "SVC_POSTETL");
     accepted_only(&emulator, "PROGRAMMATIC_ACCESS_TOKEN").await;
 

@@ -540,14 +540,7 @@ async fn the_secret_is_read_once_and_reread_after_a_rotation() {
         old.secret_json(ACCOUNT, USER, None).expose(),
     );
     let client = Client::new(
-        SecretSource::aws_with(
-            "postetl/snowflake",
-            snowflake::AwsConfig::from_env(),
-            Some(snowflake::Extension {
-                port: extension.port,
-                session_token: snowflake::SecretString::new("test-session"),
-            }),
-        ),
+        extension.source("postetl/snowflake"),
         fast_config(&emulator),
     )
     .unwrap();

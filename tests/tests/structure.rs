@@ -235,23 +235,26 @@ fn environment_variable_names_are_the_ones_the_functions_read() {
     );
 }
 
+/// Every `.rs` file under `dir`, at any depth.
+fn rust_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// One AWS SDK configuration per process: only `snowflake::AwsConfig` loads one, and a main
 /// hands that one to every client it builds (and to the Snowflake credentials).
 #[test]
 fn only_aws_config_loads_an_sdk_configuration() {
-    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let root = repo_root();
-    let mut files = Vec::new();
-    walk(&root.join("functions"), &mut files);
+    let files = rust_files(&root.join("functions"));
     let loaders: Vec<String> = files
         .iter()
         .filter(|f| {
@@ -268,19 +271,8 @@ fn only_aws_config_loads_an_sdk_configuration() {
 /// under them (the snowflake client, the config, the steps) take what they need as arguments.
 #[test]
 fn only_the_binaries_edge_reads_the_environment() {
-    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let root = repo_root();
-    let mut files = Vec::new();
-    walk(&root.join("functions"), &mut files);
+    let files = rust_files(&root.join("functions"));
     let readers: Vec<String> = files
         .iter()
         .map(|f| f.strip_prefix(&root).unwrap().display().to_string())

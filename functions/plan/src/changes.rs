@@ -36,23 +36,12 @@ pub async fn last_success(
     machine: &str,
     pipeline: &str,
 ) -> Result<Option<Baseline>, StepError> {
-    let page = match sfn
-        .list_executions()
-        .state_machine_arn(machine)
-        .status_filter(ExecutionStatus::Succeeded)
-        .max_results(LISTED)
-        .send()
-        .await
-    {
-        Ok(page) => page,
-        // Invoked directly (a console test event), not by an execution: no run to compare with.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(crate::gate::unavailable(e)),
+    let page =
+        crate::gate::executions_page(sfn, machine, ExecutionStatus::Succeeded, Some(LISTED), None)
+            .await?;
+    // No state machine (invoked directly): no run to compare with.
+    let Some(page) = page else {
+        return Ok(None);
     };
     // Listed newest first (ListExecutions documents it).
     for listed in page.executions.iter().take(DESCRIBED) {

@@ -61,6 +61,35 @@ pub(crate) fn unavailable<E: ProvideErrorMetadata>(
     StepError::CoordinationUnavailable(reason)
 }
 
+/// One page of the state machine's executions with `status`, newest first; `None` when there is
+/// no such state machine (the step was invoked directly, e.g. a console test event).
+pub(crate) async fn executions_page(
+    sfn: &aws_sdk_sfn::Client,
+    machine: &str,
+    status: ExecutionStatus,
+    max_results: Option<i32>,
+    token: Option<String>,
+) -> Result<Option<aws_sdk_sfn::operation::list_executions::ListExecutionsOutput>, StepError> {
+    match sfn
+        .list_executions()
+        .state_machine_arn(machine)
+        .status_filter(status)
+        .set_max_results(max_results)
+        .set_next_token(token)
+        .send()
+        .await
+    {
+        Ok(page) => Ok(Some(page)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 pub async fn check(
     sfn: &aws_sdk_sfn::Client,
     config: &Config,
@@ -76,24 +105,11 @@ pub async fn check(
     let mut running = Vec::new();
     let mut token = None;
     loop {
-        let page = match sfn
-            .list_executions()
-            .state_machine_arn(&machine)
-            .status_filter(ExecutionStatus::Running)
-            .set_next_token(token)
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            // Invoked directly (a console test event), not by an execution of a state machine.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_state_machine_does_not_exist()) =>
-            {
-                tracing::warn!(%machine, "no such state machine; not coordinating with other runs");
-                return Ok(Gate::Proceed);
-            }
-            Err(e) => return Err(unavailable(e)),
+        let Some(page) =
+            executions_page(sfn, &machine, ExecutionStatus::Running, None, token).await?
+        else {
+            tracing::warn!(%machine, "no such state machine; not coordinating with other runs");
+            return Ok(Gate::Proceed);
         };
         running.extend(page.executions);
         token = page.next_token;
