@@ -54,6 +54,20 @@ pub struct World {
     pub config_path: std::path::PathBuf,
 }
 
+/// The orders table's columns as Glue lists them (Hive type names, lowercase names).
+pub const ORDER_COLUMNS: &[(&str, &str)] = &[
+    ("order_id", "bigint"),
+    ("customer_id", "bigint"),
+    ("status", "string"),
+    ("amount", "decimal(10,2)"),
+    ("updated_at", "timestamp"),
+];
+const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
+    ("customer_id", "bigint"),
+    ("name", "string"),
+    ("country", "string"),
+];
+
 /// An order as Glue writes it: id, customer, status, amount ("" for NULL), minutes before now it
 /// was updated.
 pub type Order<'a> = (i64, i64, &'a str, &'a str, u64);
@@ -82,12 +96,34 @@ impl World {
     /// Starts the emulator and local AWS and lays out the sample pipeline's objects; the lake
     /// holds a first Glue snapshot of orders and customers, the modelled tables are empty.
     pub async fn start() -> Self {
-        Self::build(None, LambdaAuth::Secret, None, None).await
+        Self::build(None, LambdaAuth::Secret, None, None, None).await
     }
 
     /// Also runs the real Lambda binaries behind local Step Functions; their logs go to `log`.
     pub async fn with_lambdas(log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::debug_build), LambdaAuth::Secret, log, None).await
+        Self::build(
+            Some(Lambdas::debug_build),
+            LambdaAuth::Secret,
+            log,
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// With the Lambdas running a sample config changed by `edit` (which must change it).
+    pub async fn with_lambdas_and_config(
+        log: Option<std::path::PathBuf>,
+        edit: fn(&str) -> String,
+    ) -> Self {
+        Self::build(
+            Some(Lambdas::debug_build),
+            LambdaAuth::Secret,
+            log,
+            None,
+            Some(edit),
+        )
+        .await
     }
 
     /// With Lambdas that time out after `timeout` (Lambda's Timeout setting), so that a statement
@@ -101,18 +137,26 @@ impl World {
             LambdaAuth::Secret,
             log,
             Some(timeout),
+            None,
         )
         .await
     }
 
     /// With the Lambdas authenticating as `auth` says.
     pub async fn with_lambdas_using(auth: LambdaAuth, log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::debug_build), auth, log, None).await
+        Self::build(Some(Lambdas::debug_build), auth, log, None, None).await
     }
 
     /// With the release binaries, for benchmarks.
     pub async fn with_release_lambdas(log: Option<std::path::PathBuf>) -> Self {
-        Self::build(Some(Lambdas::release_build), LambdaAuth::Secret, log, None).await
+        Self::build(
+            Some(Lambdas::release_build),
+            LambdaAuth::Secret,
+            log,
+            None,
+            None,
+        )
+        .await
     }
 
     async fn build(
@@ -120,9 +164,10 @@ impl World {
         auth: LambdaAuth,
         log: Option<std::path::PathBuf>,
         timeout: Option<std::time::Duration>,
+        edit: Option<fn(&str) -> String>,
     ) -> Self {
         let emulator = Emulator::start();
-        let config_path = test_config();
+        let config_path = test_config(edit);
         let role = match auth {
             LambdaAuth::Keyless | LambdaAuth::KeylessSignedRequest => {
                 Some(emulator.aws_role_credentials(LAMBDA_ROLE).await)
@@ -222,9 +267,13 @@ impl World {
             .await
             .expect("create the Glue database");
         for table in ["orders", "customers"] {
+            let columns = match table {
+                "orders" => ORDER_COLUMNS,
+                _ => CUSTOMER_COLUMNS,
+            };
             glue.create_table()
                 .database_name("lake")
-                .table_input(table_input(table, None))
+                .table_input(table_input(table, None, columns))
                 .send()
                 .await
                 .expect("create a Glue table");
@@ -288,14 +337,38 @@ impl World {
 
     /// The same with rows as given: `[id, customer, status, amount, updated_at]`, any of them null.
     pub async fn glue_writes_order_rows(&self, version: u32, rows: Vec<Value>) -> String {
+        self.glue_writes_orders_as(version, ORDER_COLUMNS, rows)
+            .await
+    }
+
+    /// A snapshot with its own columns (Glue's names and Hive types), e.g. after the Glue job added
+    /// or dropped one: the Iceberg table in Snowflake takes them at its next REFRESH.
+    pub async fn glue_writes_orders_as(
+        &self,
+        version: u32,
+        columns: &[(&str, &str)],
+        rows: Vec<Value>,
+    ) -> String {
         let file = format!(
             "orders/metadata/{version:05}-{}.metadata.json",
             1000 + version
         );
+        // The same columns in Snowflake's words (its Iceberg type mapping), for the emulator.
+        let snowflake_columns: Vec<Value> = columns
+            .iter()
+            .map(|(name, ty)| {
+                let ty = match *ty {
+                    "string" => "VARCHAR".to_string(),
+                    other => other.to_uppercase(),
+                };
+                json!([name.to_uppercase(), ty])
+            })
+            .collect();
         self.emulator
             .admin_post(
                 "_emulator/iceberg/snapshots",
-                json!({"table": "LAKE.RAW.ORDERS", "metadata_file": format!("{BASE_LOCATION}{file}"), "rows": rows}),
+                json!({"table": "LAKE.RAW.ORDERS", "metadata_file": format!("{BASE_LOCATION}{file}"),
+                       "columns": snowflake_columns, "rows": rows}),
             )
             .await;
         self.glue
@@ -304,6 +377,7 @@ impl World {
             .table_input(table_input(
                 "orders",
                 Some(&format!("{BASE_LOCATION}{file}")),
+                columns,
             ))
             .send()
             .await
@@ -332,6 +406,7 @@ impl World {
             .table_input(table_input(
                 "customers",
                 Some(&format!("{BASE_LOCATION}{file}")),
+                CUSTOMER_COLUMNS,
             ))
             .send()
             .await
@@ -366,7 +441,7 @@ impl Drop for World {
     }
 }
 
-fn test_config() -> std::path::PathBuf {
+fn test_config(edit: Option<fn(&str) -> String>) -> std::path::PathBuf {
     static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("postetl-config-{}-{n}", std::process::id()));
@@ -382,14 +457,39 @@ fn test_config() -> std::path::PathBuf {
         text.contains("poll_seconds = 1"),
         "the sample config sets poll_seconds"
     );
+    let text = match edit {
+        Some(edit) => {
+            let edited = edit(&text);
+            assert_ne!(edited, text, "the edit changes the sample config");
+            edited
+        }
+        None => text,
+    };
     let path = dir.join("pipelines.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn table_input(name: &str, metadata_location: Option<&str>) -> aws_sdk_glue::types::TableInput {
+/// A Glue table as Glue's Iceberg catalog keeps it: the columns in the storage descriptor, the
+/// current metadata file in the parameters.
+fn table_input(
+    name: &str,
+    metadata_location: Option<&str>,
+    columns: &[(&str, &str)],
+) -> aws_sdk_glue::types::TableInput {
+    let columns = columns.iter().map(|(name, ty)| {
+        aws_sdk_glue::types::Column::builder()
+            .name(*name)
+            .r#type(*ty)
+            .build()
+            .expect("a column")
+    });
+    let descriptor = aws_sdk_glue::types::StorageDescriptor::builder()
+        .set_columns(Some(columns.collect()))
+        .build();
     let mut input = aws_sdk_glue::types::TableInput::builder()
         .name(name)
+        .storage_descriptor(descriptor)
         .parameters("table_type", "ICEBERG");
     if let Some(location) = metadata_location {
         input = input.parameters("metadata_location", location);

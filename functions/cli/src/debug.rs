@@ -4,6 +4,7 @@
 //! writes. Each line says what is wrong and what to run about it.
 
 use pipeline::Config;
+use pipeline::config::OnSchemaChange;
 use snowflake::{Client, ClientConfig, Credentials, SecretCredential, SnowflakeSecret, Statement};
 use std::io::Write;
 use std::time::Duration;
@@ -214,9 +215,20 @@ pub async fn run(
             .iter()
             .map(|t| (t.table.to_string(), "OWNERSHIP (to REFRESH)"))
             .chain(p.merges.iter().filter_map(|m| match &m.how {
-                pipeline::config::MergeSpec::Generated { target, .. } => {
-                    Some((target.to_string(), "SELECT, INSERT, UPDATE, DELETE"))
-                }
+                pipeline::config::MergeSpec::Generated {
+                    target,
+                    on_schema_change,
+                    ..
+                } => Some((
+                    target.to_string(),
+                    match on_schema_change {
+                        // ALTER TABLE .. ADD / DROP / ALTER COLUMN needs the table's OWNERSHIP.
+                        OnSchemaChange::AppendNewColumns | OnSchemaChange::SyncAllColumns => {
+                            "OWNERSHIP (to ALTER its columns)"
+                        }
+                        _ => "SELECT, INSERT, UPDATE, DELETE",
+                    },
+                )),
                 pipeline::config::MergeSpec::Sql(_) => None,
             }));
         if !use_warehouse {

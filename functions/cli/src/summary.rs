@@ -117,6 +117,9 @@ pub fn print_summary(summary: &Summary, out: &mut impl Write) -> std::io::Result
         }
         field(out, "tables", &tables)?;
     }
+    for drift in &f.schema_drift {
+        field(out, "schema drift", drift)?;
+    }
     if let Some(q) = &f.quality {
         field(
             out,

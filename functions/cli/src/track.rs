@@ -58,6 +58,8 @@ pub struct Facts {
     pub tables_from_earlier_run: usize,
     pub quality: Option<Value>,
     pub marts: Vec<String>,
+    /// Schema drift the merges' `on_schema_change` followed: one line per merge.
+    pub schema_drift: Vec<String>,
     pub warehouse: Option<String>,
     pub resumed: Option<bool>,
     /// The step the failure path recorded, with its error.
@@ -281,6 +283,9 @@ impl Tracker {
             } else if let Some(sql) = p["statement"].as_str() {
                 self.facts.dry_run_sql.push(sql.to_string());
             }
+            for drift in p["schemaDrift"].as_array().into_iter().flatten() {
+                self.schema_drift(drift);
+            }
         } else if p.get("passed").is_some() && p.get("failed").is_some() {
             self.facts.quality = Some(p.clone());
         } else if let Some(marts) = p["refreshed"].as_array() {
@@ -299,6 +304,33 @@ impl Tracker {
             }
             self.skipped(p);
         }
+    }
+
+    fn schema_drift(&mut self, d: &Value) {
+        let texts = |key: &str| -> Vec<&str> {
+            d[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect()
+        };
+        let statements = texts("statements");
+        let done = match (statements.len(), d["applied"] == Value::Bool(true)) {
+            (0, _) => "target left as it is".to_string(),
+            (n, true) => format!("{n} ALTER TABLE run"),
+            (n, false) => {
+                let sql = statements.iter().map(|s| s.to_string());
+                self.facts.dry_run_sql.extend(sql);
+                format!("{n} ALTER TABLE not run (dry run)")
+            }
+        };
+        self.facts.schema_drift.push(format!(
+            "{} ({}): {}; {done}",
+            d["merge"].as_str().unwrap_or("?"),
+            d["onSchemaChange"].as_str().unwrap_or("?"),
+            texts("differences").join("; ")
+        ));
     }
 
     fn skipped(&mut self, p: &Value) {

@@ -49,6 +49,16 @@ pub enum StepError {
     /// An earlier run of the same pipeline kept running past the wait limit.
     #[error("waited more than {minutes} min for {behind} to finish")]
     WaitedTooLong { behind: String, minutes: u64 },
+    /// A merge's source and target columns differ in a way its `on_schema_change` does not
+    /// allow: the run stops before any MERGE. Every difference is listed.
+    #[error("schema drift for merge {merge:?} ({source_table} into {target}, on_schema_change = {mode}): {}", differences.join("; "))]
+    SchemaDrift {
+        merge: String,
+        source_table: String,
+        target: String,
+        mode: &'static str,
+        differences: Vec<String>,
+    },
     #[error(transparent)]
     Snowflake(#[from] snowflake::Error),
 }
@@ -69,6 +79,7 @@ impl StepError {
             StepError::OutsideBaseLocation { .. } => "Iceberg.OutsideBaseLocation",
             StepError::CoordinationUnavailable(_) => "Coordination.Unavailable",
             StepError::WaitedTooLong { .. } => "Coordination.WaitedTooLong",
+            StepError::SchemaDrift { .. } => "Schema.Drift",
             StepError::Snowflake(e) => e.name(),
         }
     }
@@ -120,6 +131,13 @@ impl StepError {
                 behind: text(),
                 minutes: 0,
             },
+            StepError::SchemaDrift {
+                merge: text(),
+                source_table: text(),
+                target: text(),
+                mode: "",
+                differences: Vec::new(),
+            },
         ];
         // No wildcard: a new variant does not compile until it has a value above.
         for e in &all {
@@ -137,6 +155,7 @@ impl StepError {
                 | StepError::OutsideBaseLocation { .. }
                 | StepError::CoordinationUnavailable(_)
                 | StepError::WaitedTooLong { .. }
+                | StepError::SchemaDrift { .. }
                 | StepError::Snowflake(_) => {}
             }
         }

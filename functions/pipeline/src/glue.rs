@@ -10,27 +10,72 @@ pub async fn client(aws: &snowflake::AwsConfig) -> aws_sdk_glue::Client {
     aws_sdk_glue::Client::new(aws.get().await)
 }
 
+/// What the steps read of a Glue table.
+#[derive(Debug)]
+pub struct GlueTable {
+    pub database: String,
+    pub name: String,
+    /// The Iceberg table's current `metadata_location`, as Glue's table parameters hold it.
+    metadata_location: Option<String>,
+    /// The storage descriptor's columns, name and Hive type, in order.
+    pub columns: Vec<(String, String)>,
+}
+
+impl GlueTable {
+    pub fn metadata_location(&self) -> Result<&str, StepError> {
+        self.metadata_location.as_deref().ok_or_else(|| {
+            StepError::GlueNotFound(format!(
+                "table {}.{} has no metadata_location (not an Iceberg table?)",
+                self.database, self.name
+            ))
+        })
+    }
+}
+
+/// One GetTable.
+pub async fn table(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    name: &str,
+) -> Result<GlueTable, StepError> {
+    let out = glue
+        .get_table()
+        .database_name(database)
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| classify(e, &format!("table {database}.{name}")))?;
+    let table = out.table;
+    let columns = table
+        .as_ref()
+        .and_then(|t| t.storage_descriptor.as_ref())
+        .map(|sd| {
+            sd.columns()
+                .iter()
+                .map(|c| (c.name().to_string(), c.r#type().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(GlueTable {
+        database: database.to_string(),
+        name: name.to_string(),
+        metadata_location: table
+            .and_then(|t| t.parameters)
+            .and_then(|mut p| p.remove("metadata_location")),
+        columns,
+    })
+}
+
 /// The Iceberg table's current `metadata_location`, as Glue's table parameters hold it.
 pub async fn metadata_location(
     glue: &aws_sdk_glue::Client,
     database: &str,
-    table: &str,
+    name: &str,
 ) -> Result<String, StepError> {
-    let out = glue
-        .get_table()
-        .database_name(database)
-        .name(table)
-        .send()
-        .await
-        .map_err(|e| classify(e, &format!("table {database}.{table}")))?;
-    out.table
-        .and_then(|t| t.parameters)
-        .and_then(|p| p.get("metadata_location").cloned())
-        .ok_or_else(|| {
-            StepError::GlueNotFound(format!(
-                "table {database}.{table} has no metadata_location (not an Iceberg table?)"
-            ))
-        })
+    table(glue, database, name)
+        .await?
+        .metadata_location()
+        .map(str::to_string)
 }
 
 /// The job run an event reports, for the plan's record.

@@ -48,6 +48,8 @@ pub enum Status {
     Done,
     Skipped,
     Failed,
+    /// A merge's source and target columns differed: what was found and done (DETAIL).
+    Drift,
     /// The run row: what the whole run came to.
     Succeeded,
 }
@@ -59,6 +61,7 @@ impl Status {
             Status::Done => "done",
             Status::Skipped => "skipped",
             Status::Failed => "failed",
+            Status::Drift => "drift",
             Status::Succeeded => "succeeded",
         }
     }

@@ -8,6 +8,7 @@ pub mod glue;
 pub mod input;
 pub mod ledger;
 pub mod runtime;
+pub mod schema;
 pub mod states;
 pub mod step_id;
 pub mod steps;

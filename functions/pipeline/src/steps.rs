@@ -273,6 +273,22 @@ pub struct RefreshResult {
     /// this run did not do the work.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_earlier_run: bool,
+    /// The merges reading this table whose target's columns differ from the table's new ones,
+    /// and what their `on_schema_change` made of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schema_drift: Vec<SchemaDrift>,
+}
+
+/// Schema drift a merge's `on_schema_change` allowed (drift it does not allow fails the run).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaDrift {
+    pub merge: String,
+    pub on_schema_change: String,
+    pub differences: Vec<String>,
+    /// The ALTER TABLE statements that followed it (a dry run lists them without running them).
+    pub statements: Vec<String>,
+    pub applied: bool,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]

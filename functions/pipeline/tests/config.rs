@@ -354,3 +354,41 @@ fn tables_narrow_a_run_to_what_depends_on_them() {
         "NOPE"
     );
 }
+
+#[test]
+fn on_schema_change_is_for_generated_merges_and_defaults_to_fail() {
+    let text = std::fs::read_to_string(sample_path()).unwrap();
+    let base = text.replace("on_schema_change = \"fail\"\n", "");
+    let config = Config::parse(&base, &sample_dir(), "test.toml").unwrap();
+    let MergeSpec::Generated {
+        on_schema_change, ..
+    } = &config.pipelines["orders"].merges[0].how
+    else {
+        panic!("generated")
+    };
+    assert_eq!(*on_schema_change, pipeline::config::OnSchemaChange::Fail);
+
+    let unknown = base.replace(
+        "version_column = \"UPDATED_AT\"",
+        "version_column = \"UPDATED_AT\"\non_schema_change = \"merge_everything\"",
+    );
+    let got = problems(&unknown);
+    assert!(
+        got.iter().any(|g| g.starts_with(
+            "pipelines.orders.merges[0].on_schema_change: unknown on_schema_change \"merge_everything\"; \
+             one of fail, append_new_columns, sync_all_columns, ignore"
+        )),
+        "{got:?}"
+    );
+    // A SQL file's MERGE is the author's: there are no configured columns to follow.
+    let sql_file = base.replace(
+        "sql_file = \"sql/merge_customers.sql\"",
+        "sql_file = \"sql/merge_customers.sql\"\non_schema_change = \"ignore\"",
+    );
+    let got = problems(&sql_file);
+    assert!(
+        got.iter().any(|g| g
+            .starts_with("pipelines.orders.merges[1].on_schema_change: not allowed with sql_file")),
+        "{got:?}"
+    );
+}

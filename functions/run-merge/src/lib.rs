@@ -11,12 +11,16 @@
 //! (DEFAULT_NULL_ORDERING = LAST, so `DESC` alone would put it first), hence the explicit `NULLS
 //! LAST`, and the update guard `s.v > t.v` is not true for a NULL `s.v`.
 //!
+//! With `on_schema_change = "append_new_columns"` or `"sync_all_columns"`, a generated MERGE also
+//! writes every other column its source and target share (the refresh step has added the new
+//! ones to the target), read with `DESC TABLE` when the MERGE starts.
+//!
 //! A merge from a SQL file is the author's: it runs as written. When its `USING` source is not
 //! visibly de-duplicated (`QUALIFY`, `DISTINCT` or `GROUP BY` in a subquery), a warning is logged and
 //! put at the top of the dry-run SQL ([`file_merge_warning`]).
 
 use lambda_runtime::LambdaEvent;
-use pipeline::config::MergeSpec;
+use pipeline::config::{MergeSpec, OnSchemaChange};
 use pipeline::ledger::{self, Entry};
 use pipeline::steps::{Item, MergeResult, Status};
 use pipeline::{Env, Step, StepError};
@@ -67,7 +71,10 @@ async fn run(step: &Step<'_>, item: &Item) -> Result<MergeResult, StepError> {
     let outcome = match &item.handle {
         Some(handle) => step.resume(handle).await?,
         None => {
-            let sql = merge_sql(&merge.how);
+            let sql = match shared_columns(step, &merge.name, &merge.how).await? {
+                Some(columns) => with_columns(&merge.how, columns),
+                None => merge_sql(&merge.how),
+            };
             let warning = match &merge.how {
                 MergeSpec::Sql(text) => file_merge_warning(text),
                 MergeSpec::Generated { .. } => None,
@@ -112,8 +119,13 @@ async fn run(step: &Step<'_>, item: &Item) -> Result<MergeResult, StepError> {
     Ok(result)
 }
 
-/// The SQL a merge runs.
+/// The SQL a merge runs with its configured columns.
 pub fn merge_sql(how: &MergeSpec) -> String {
+    with_columns(how, Vec::new())
+}
+
+/// The SQL of a merge that also writes `more` columns (a SQL file's is as written).
+fn with_columns(how: &MergeSpec, more: Vec<Identifier>) -> String {
     match how {
         MergeSpec::Sql(sql) => sql.trim().trim_end_matches(';').to_string(),
         MergeSpec::Generated {
@@ -122,8 +134,42 @@ pub fn merge_sql(how: &MergeSpec) -> String {
             keys,
             columns,
             version_column,
-        } => generated(target, source, keys, columns, version_column.as_ref()),
+            ..
+        } => {
+            let columns: Vec<Identifier> = columns.iter().cloned().chain(more).collect();
+            generated(target, source, keys, &columns, version_column.as_ref())
+        }
     }
+}
+
+/// For a generated merge that follows new columns: the columns its source and target share beyond
+/// the configured ones, in the target's order. `None` for every other merge.
+async fn shared_columns(
+    step: &Step<'_>,
+    name: &str,
+    how: &MergeSpec,
+) -> Result<Option<Vec<Identifier>>, StepError> {
+    let MergeSpec::Generated {
+        target,
+        source,
+        keys,
+        columns,
+        version_column,
+        on_schema_change: OnSchemaChange::AppendNewColumns | OnSchemaChange::SyncAllColumns,
+    } = how
+    else {
+        return Ok(None);
+    };
+    let upstream = pipeline::schema::describe(step, source, name).await?;
+    let current = pipeline::schema::describe(step, target, name).await?;
+    let configured: Vec<&Identifier> = keys.iter().chain(columns).chain(version_column).collect();
+    Ok(Some(
+        current
+            .into_iter()
+            .map(|c| c.name)
+            .filter(|c| !configured.contains(&c) && upstream.iter().any(|u| u.name == *c))
+            .collect(),
+    ))
 }
 
 fn generated(

@@ -425,6 +425,34 @@ fn changes(html: &mut String, report: &Report) {
             parts.join("; ")
         );
     }
+    schema_drift(html, report);
+}
+
+/// Drift the merges followed, and drift that stopped the run, each as its own line.
+fn schema_drift(html: &mut String, report: &Report) {
+    for d in &report.schema_drift {
+        let done = match (d.statements.is_empty(), d.applied) {
+            (true, _) => "target left as it is".to_string(),
+            (false, true) => format!("ran {}", d.statements.join("; ")),
+            (false, false) => format!("would run {}", d.statements.join("; ")),
+        };
+        let _ = writeln!(
+            html,
+            r#"<p class="drift">Schema drift, merge {} (on_schema_change = {}): {}. {}.</p>"#,
+            esc(&d.merge),
+            esc(&d.on_schema_change),
+            esc(&d.differences.join("; ")),
+            esc(&done)
+        );
+    }
+    if report.error.as_deref() == Some("Schema.Drift") {
+        let cause = crate::text::cause_in_words(report.cause.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            html,
+            r#"<p class="drift">Stopped before any MERGE: {}.</p>"#,
+            esc(&cause)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub struct Report {
     pub unchanged: bool,
     /// What the run left out as unchanged since then.
     pub skipped: pipeline::steps::Skipped,
+    /// Schema drift the merges' `on_schema_change` followed (drift it did not allow is the error).
+    pub schema_drift: Vec<pipeline::steps::SchemaDrift>,
     pub timeline: Timeline,
     pub warehouse: Option<WarehouseBand>,
     /// The run ledger's rows for this execution; None when it was not read (and why, in `notes`).
@@ -190,6 +192,17 @@ pub fn build(
                 })
         });
 
+    let schema_drift = events
+        .iter()
+        .filter(|e| e.kind == "TaskSucceeded")
+        .filter_map(|e| serde_json::from_str::<Value>(e.data.as_deref()?).ok())
+        .flat_map(|v| {
+            serde_json::from_value::<Vec<pipeline::steps::SchemaDrift>>(
+                v["Payload"]["schemaDrift"].clone(),
+            )
+            .unwrap_or_default()
+        })
+        .collect();
     let (resume, suspend) = warehouse_answers(events);
     let t0 = timeline.started_at;
     let warehouse = resume.as_ref().map(|(at, r)| WarehouseBand {
@@ -239,6 +252,7 @@ pub fn build(
         changed_since: plan["changedSince"].as_str().map(String::from),
         unchanged: plan["gate"] == "unchanged",
         skipped: serde_json::from_value(plan["skipped"].clone()).unwrap_or_default(),
+        schema_drift,
         timeline,
         warehouse,
         statements,

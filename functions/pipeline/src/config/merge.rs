@@ -42,6 +42,42 @@ pub struct GeneratedMergeFile {
     /// When set, the source is de-duplicated on the keys and the highest version wins; older
     /// versions never overwrite newer target rows.
     pub version_column: Option<String>,
+    /// What happens when the source's columns (from Glue) and the target's differ, in dbt's words:
+    /// `fail` (the default) ends the run before any MERGE with `Schema.Drift`;
+    /// `append_new_columns` adds new source columns to the target and merges them;
+    /// `sync_all_columns` also drops target columns the source lost and widens types;
+    /// `ignore` merges the configured columns as before. A configured column the source lost, or
+    /// a type Snowflake cannot widen in place, always fails.
+    pub on_schema_change: Option<OnSchemaChange>,
+}
+
+/// What a generated merge does about schema drift (dbt's `on_schema_change`).
+#[derive(Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnSchemaChange {
+    #[default]
+    Fail,
+    AppendNewColumns,
+    SyncAllColumns,
+    Ignore,
+}
+
+impl OnSchemaChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnSchemaChange::Fail => "fail",
+            OnSchemaChange::AppendNewColumns => "append_new_columns",
+            OnSchemaChange::SyncAllColumns => "sync_all_columns",
+            OnSchemaChange::Ignore => "ignore",
+        }
+    }
+
+    pub const ALL: [OnSchemaChange; 4] = [
+        OnSchemaChange::Fail,
+        OnSchemaChange::AppendNewColumns,
+        OnSchemaChange::SyncAllColumns,
+        OnSchemaChange::Ignore,
+    ];
 }
 
 #[derive(Debug)]
@@ -60,10 +96,18 @@ pub enum MergeSpec {
         keys: Vec<Identifier>,
         columns: Vec<Identifier>,
         version_column: Option<Identifier>,
+        on_schema_change: OnSchemaChange,
     },
 }
 
-const GENERATED_FIELDS: [&str; 5] = ["target", "source", "keys", "columns", "version_column"];
+const GENERATED_FIELDS: [&str; 6] = [
+    "target",
+    "source",
+    "keys",
+    "columns",
+    "version_column",
+    "on_schema_change",
+];
 
 pub(crate) fn read(mut t: Table<'_>) -> Option<Merge> {
     let name = t.req_str("name");
@@ -100,6 +144,12 @@ fn generated(t: &mut Table<'_>) -> Option<MergeSpec> {
     let columns = column_list(t, "columns");
     let version_at = t.at("version_column");
     let version_column = t.str("version_column").map(|v| ctx.ident(&version_at, v));
+    let on_schema_change = if t.has("on_schema_change") {
+        let options = OnSchemaChange::ALL.map(|o| (o.as_str(), o));
+        t.choice("on_schema_change", &options)
+    } else {
+        Some(OnSchemaChange::default())
+    };
     if let (Some((_, keys)), Some((names, columns))) = (&keys, &columns) {
         for ((at, _), c) in names.iter().zip(columns) {
             if keys.contains(c) {
@@ -127,6 +177,7 @@ fn generated(t: &mut Table<'_>) -> Option<MergeSpec> {
         keys: keys?.1,
         columns: columns?.1,
         version_column: version_column.map_or(Some(None), |v| v.map(Some))?,
+        on_schema_change: on_schema_change?,
     })
 }
 

@@ -21,7 +21,9 @@ mod validate;
 
 pub use iceberg::{CatalogKind, IcebergTable, IcebergTableFile, MAX_ICEBERG_TABLES};
 pub use marts::{MAX_MARTS, Mart, MartAction, MartFile};
-pub use merge::{GeneratedMergeFile, MAX_MERGES, Merge, MergeFile, MergeSpec, SqlMergeFile};
+pub use merge::{
+    GeneratedMergeFile, MAX_MERGES, Merge, MergeFile, MergeSpec, OnSchemaChange, SqlMergeFile,
+};
 pub use pipeline::{Pipeline, PipelineFile, normalise_size};
 pub use problem::{ConfigError, Problem};
 pub use quality::{
