@@ -56,7 +56,8 @@ def wait_for(predicate, timeout=5.0):
 def test_iceberg_data_is_visible_only_after_refresh(c):
     entry = register_orders(c)
     assert entry == {"table": "LAKE.RAW.ORDERS", "catalog": "object_store", "external_volume": None,
-                     "current_metadata_file": None, "snapshots": [], "refresh_count": 0, "last_refreshed": None}
+                     "current_metadata_file": None, "columns": ORDERS_COLUMNS, "snapshots": [], "refresh_count": 0,
+                     "last_refreshed": None}
     snapshot(c, V1, rows=[[1, "NEW", 10, "2026-11-20 08:00:00"], [2, "NEW", 20, "2026-11-20 09:00:00"]])
     assert rows(c, 'SELECT COUNT(*) FROM "LAKE"."RAW"."ORDERS"') == [["0"]]  # written by Glue, not refreshed
 

@@ -6,6 +6,7 @@ SnowflakeError (session.text is the statement as written, sig its significant to
 unsupported feature.
 """
 
+from . import columns
 from .errors import SnowflakeError
 from .results import Result
 from .sqltext import TokenStream
@@ -122,10 +123,15 @@ HANDLERS = {
     ("ALTER", "TASK"): _registry("tasks", "alter"),
     ("DROP", "TASK"): _registry("tasks", "drop"),
     ("EXECUTE", "TASK"): _registry("tasks", "execute"),
+    # DESCRIBE in Snowflake's shape (columns.py); ALTER TABLE column changes: see lookup.
+    **{(verb, *kind): columns.describe for verb in ("DESC", "DESCRIBE")
+       for kind in (("TABLE",), ("VIEW",), ("ICEBERG", "TABLE"), ("DYNAMIC", "TABLE"))},
 }
 
 
 def lookup(sig):
+    if columns.parse_alter(sig) is not None:
+        return columns.alter_table  # ADD / DROP / ALTER COLUMN; other ALTER TABLE actions go to DuckDB
     words = []
     for tok in sig[:6]:
         if tok.kind != "word":

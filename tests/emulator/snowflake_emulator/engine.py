@@ -5,6 +5,9 @@
   thread running that request; cancel interrupts it from another thread (ExecContext).
 - Iceberg tables, dynamic tables and tasks live in registries (iceberg.py, dynamic.py, tasks.py);
   their data are ordinary DuckDB tables, and `_run` refuses DML into the read-only ones.
+- DESCRIBE TABLE and ALTER TABLE's column changes are columns.py's, which also keeps the Snowflake
+  types DDL declared (DuckDB's types lose VARCHAR lengths and more): `_run_duckdb` tells it of the
+  CREATE / DROP / ALTER TABLE statements DuckDB runs.
 - Query history table functions and SYSTEM$CANCEL_QUERY are rewritten before DuckDB runs the
   statement (monitoring.py), reading the SQL API statements through `engine.queries`.
 """
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import bindings as binding_values
-from . import emulated, errors, identifiers, monitoring, objects
+from . import columns, emulated, errors, identifiers, monitoring, objects
 from .dynamic import DynamicTables
 from .errors import Canceled, SnowflakeError
 from .iceberg import STORE, IcebergTables
@@ -68,6 +71,8 @@ class Engine:
         self.iceberg = IcebergTables(self)
         self.dynamic = DynamicTables(self)
         self.tasks = Tasks(self)
+        # The Snowflake types DDL declared, which DuckDB's types do not keep (columns.py).
+        self.declared = columns.Declared()
         # The SQL API statements (statements.Registry), for query history and cancel; set by the owner.
         self.queries = None
 
@@ -111,6 +116,7 @@ class Engine:
         """A database or schema went away (or was replaced): so do the emulated objects in it."""
         for registry in (self.iceberg, self.dynamic, self.tasks):
             registry.forget(database, schema)
+        self.declared.forget(database, schema)
 
     # ---- databases (emulated as attached in-memory catalogs)
     def database_exists(self, name):
@@ -253,6 +259,7 @@ class Engine:
                 return Result([Column.fixed(name, 19, 0, False) for _, name in present],
                               [tuple(counts[action] for action, _ in present)],
                               _stats(counts["INSERT"], counts["UPDATE"], counts["DELETE"]))
+            kept = kind == "ddl" and columns.kept_by_ddl(self, session, sig)  # before DuckDB runs it
             cur.execute(sql, params or None)
             if kind == "insert":
                 n = cur.fetchone()[0]
@@ -266,6 +273,7 @@ class Engine:
                 n = cur.fetchone()[0]
                 return Result([Column.fixed("number of rows deleted", 19, 0, False)], [(n,)], _stats(deleted=n))
             self._after_ddl(session, sig)
+            columns.after_ddl(self, session, sig, kept)
             return Result.status(ddl_status(sig))
         except duckdb.InterruptException:
             raise Canceled()

@@ -14,6 +14,12 @@ kept in a hidden catalog until `ALTER ICEBERG TABLE .. REFRESH` copies it into t
   would on Snowflake; a table without a volume compares paths as given (older tests);
 - glue tables (catalog integration) refresh without a path, to the newest registered snapshot.
 
+A snapshot may have columns of its own (the Glue job added, dropped or retyped one): the REFRESH
+that shows it gives the visible table those columns, in the same transaction as its rows
+(Snowflake, ALTER ICEBERG TABLE .. REFRESH: "Refreshing an Iceberg table synchronizes the table
+metadata with the most recent table changes"; the schema is part of an Iceberg metadata file). A
+snapshot registered without columns has the table's columns as they are when it is registered.
+
 Iceberg tables are read-only to DML (external catalog); queries read them like any table.
 """
 
@@ -23,6 +29,7 @@ import time
 
 import duckdb
 
+from .columns import declare, type_of
 from .errors import SnowflakeError
 from .objects import display, key, parse_admin_name, qualify, sql_name
 from .registry import ObjectRegistry, transaction
@@ -50,13 +57,40 @@ def _join(base, path):
     return base.rstrip("/") + "/" + path
 
 
+def _check_columns(columns):
+    """A registration's or a snapshot's columns: a non-empty list of [name, type], copied."""
+    if not isinstance(columns, list) or not columns:
+        raise ValueError("'columns' must be a non-empty list of [name, type]")
+    for col in columns:
+        if not (isinstance(col, list) and len(col) == 2 and all(isinstance(x, str) and x for x in col)):
+            raise ValueError("each column must be [name, type]")
+        if not _TYPE.fullmatch(col[1].strip()):
+            raise ValueError(f"unsupported column type '{col[1]}'")
+    if len({name.upper() for name, _ in columns}) != len(columns):
+        raise ValueError("column names must be unique")
+    return [[name, ctype.strip()] for name, ctype in columns]
+
+
+def _same_columns(a, b):
+    """Same names in the same order, and types Snowflake would show alike (INTEGER is NUMBER(38,0))."""
+    def shown(ctype):
+        return str(type_of(ctype) or ctype.upper())
+    return [(n, shown(t)) for n, t in a] == [(n, shown(t)) for n, t in b]
+
+
+def _create(fq_sql, columns, replace=False):
+    cols = ", ".join(f"{quote_ident(name)} {ctype}" for name, ctype in columns)
+    return f"CREATE {'OR REPLACE ' if replace else ''}TABLE {fq_sql} ({cols})"
+
+
 class IcebergTable:
     def __init__(self, fq, catalog, columns, volume=None):
         self.fq = fq
         self.catalog = catalog
-        self.columns = columns
+        self.columns = columns        # [[name, type]] of the visible table, as its last REFRESH left it
         self.volume = volume          # external volume name (object_store tables), or None
         self.snapshots = {}           # metadata file -> hidden table name, oldest registration first
+        self.schemas = {}             # metadata file -> its snapshot's columns
         self.current = None           # metadata file the visible table shows
         self.refresh_count = 0
         self.last_refreshed = None
@@ -64,7 +98,7 @@ class IcebergTable:
 
     def describe(self):
         return {"table": ".".join(self.fq), "catalog": self.catalog, "external_volume": self.volume,
-                "current_metadata_file": self.current,
+                "current_metadata_file": self.current, "columns": [list(c) for c in self.columns],
                 "snapshots": list(self.snapshots), "refresh_count": self.refresh_count,
                 "last_refreshed": self.last_refreshed}
 
@@ -168,14 +202,7 @@ class IcebergTables(ObjectRegistry):
         catalog = body.get("catalog", "object_store")
         if catalog not in CATALOGS:
             raise ValueError(f"'catalog' must be one of {', '.join(CATALOGS)}")
-        columns = body.get("columns")
-        if not isinstance(columns, list) or not columns:
-            raise ValueError("'columns' must be a non-empty list of [name, type]")
-        for col in columns:
-            if not (isinstance(col, list) and len(col) == 2 and all(isinstance(x, str) and x for x in col)):
-                raise ValueError("each column must be [name, type]")
-            if not _TYPE.fullmatch(col[1].strip()):
-                raise ValueError(f"unsupported column type '{col[1]}'")
+        columns = _check_columns(body.get("columns"))
         volume = body.get("external_volume")
         if volume is not None:
             if catalog != "object_store":
@@ -187,10 +214,10 @@ class IcebergTables(ObjectRegistry):
             engine.create_database(fq[0], if_not_exists=True)
         if engine.dynamic.get(key(fq)) is not None:
             raise ValueError(f"{display(fq)} is a dynamic table")
-        cols = ", ".join(f"{quote_ident(name)} {ctype.strip()}" for name, ctype in columns)
         engine.run_internal([f"CREATE SCHEMA IF NOT EXISTS {quote_ident(fq[0])}.{quote_ident(fq[1])}",
-                             f"CREATE OR REPLACE TABLE {sql_name(fq)} ({cols})"], translate=True)
-        table = IcebergTable(fq, catalog, [list(c) for c in columns], volume)
+                             _create(sql_name(fq), columns, replace=True)], translate=True)
+        declare(engine, fq, columns)
+        table = IcebergTable(fq, catalog, columns, volume)
         with self._lock:
             old = self._objects.get(key(fq))
             self._objects[key(fq)] = table
@@ -219,14 +246,20 @@ class IcebergTables(ObjectRegistry):
         rows, sql = body.get("rows"), body.get("sql")
         if (rows is None) == (sql is None):
             raise ValueError("give exactly one of 'rows' and 'sql'")
+        with table.lock:
+            given = body.get("columns")
+            columns = _check_columns(given) if given is not None else [list(c) for c in table.columns]
         with self._lock:
             self._seq += 1
             hidden = f"{quote_ident(STORE)}.main.{quote_ident(f'snapshot_{self._seq}')}"
         engine = self._engine
-        engine.run_internal([f"CREATE TABLE {hidden} AS SELECT * FROM {sql_name(table.fq)} LIMIT 0"])
+        try:
+            engine.run_internal([_create(hidden, columns)], translate=True)
+        except duckdb.Error as e:
+            raise ValueError(f"bad columns: {e}")
         try:
             if rows is not None:
-                self._insert_rows(hidden, table, rows)
+                self._insert_rows(hidden, len(columns), rows)
             else:
                 if not isinstance(sql, str) or not sql.strip():
                     raise ValueError("'sql' must be a non-empty string")
@@ -242,13 +275,13 @@ class IcebergTables(ObjectRegistry):
         with table.lock, self._lock:
             old = table.snapshots.pop(path, None)
             table.snapshots[path] = hidden
+            table.schemas[path] = columns
         if old is not None:
             self._drop_snapshots([old])
         return table.describe()
 
-    def _insert_rows(self, hidden, table, rows):
+    def _insert_rows(self, hidden, width, rows):
         import json
-        width = len(table.columns)
         if not isinstance(rows, list):
             raise ValueError("'rows' must be a list of rows")
         clean = []
@@ -262,7 +295,7 @@ class IcebergTables(ObjectRegistry):
         try:
             self._engine.run_internal([(f"INSERT INTO {hidden} VALUES ({marks})", clean)])
         except duckdb.Error as e:
-            raise ValueError(f"rows do not fit the table's columns: {e}")
+            raise ValueError(f"rows do not fit the snapshot's columns: {e}")
 
     def _drop_snapshots(self, hidden_tables):
         stmts = [f"DROP TABLE IF EXISTS {h}" for h in hidden_tables]
@@ -317,22 +350,32 @@ class IcebergTables(ObjectRegistry):
                 if target not in table.snapshots:
                     raise refresh_failed("091315", "22000", f"metadata file '{target}' not found.")
             if target is not None:
-                self._load(table, table.snapshots[target], ctx)
+                self._load(table, target, ctx)
                 table.current = path if path is not None else target
             table.refresh_count += 1
             table.last_refreshed = time.time()
         return Result.status("Statement executed successfully.")
 
-    def _load(self, table, hidden, ctx):
-        """Make the visible table hold exactly the snapshot's rows (one transaction)."""
+    def _load(self, table, path, ctx):
+        """Make the visible table hold exactly the snapshot's rows, and its columns when they differ
+        (one transaction; call with table.lock held)."""
+        hidden, columns, visible = table.snapshots[path], table.schemas[path], sql_name(table.fq)
+        changed = not _same_columns(columns, table.columns)
+        if changed:
+            statements = [f"CREATE OR REPLACE TABLE {visible} AS SELECT * FROM {hidden}"]
+        else:
+            statements = [f"DELETE FROM {visible}", f"INSERT INTO {visible} SELECT * FROM {hidden}"]
         cur = self._engine.cursor()
         try:
-            transaction(cur, ctx, [f"DELETE FROM {sql_name(table.fq)}",
-                                   f"INSERT INTO {sql_name(table.fq)} SELECT * FROM {hidden}"], "ALTER ICEBERG TABLE")
+            transaction(cur, ctx, statements, "ALTER ICEBERG TABLE")
         finally:
             cur.close()
+        if changed:
+            table.columns = [list(c) for c in columns]
+            declare(self._engine, table.fq, columns)
 
     def _dropped(self, table, fq):
         self._drop_snapshots(table.snapshots.values())
         self._engine.run_internal([f"DROP TABLE IF EXISTS {sql_name(fq)}"])
+        self._engine.declared.forget(*fq)
 
