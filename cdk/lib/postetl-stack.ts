@@ -220,7 +220,8 @@ export class PostEtlStack extends Stack {
     this.grantAlertPublish(this.finalize.role);
 
     // Glue: plan reads the job run an event reports and, like refresh-iceberg, the tables' metadata
-    // location (plan to skip what did not change since the last successful run).
+    // location (plan to skip what did not change since the last successful run); refresh-iceberg
+    // also reads their columns (schema drift, before any MERGE).
     if (this.pipelines.glueJobs.length > 0) {
       this.steps.Plan.role.addToPolicy(new iam.PolicyStatement({
         actions: ['glue:GetJobRun'],

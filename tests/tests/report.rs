@@ -152,15 +152,19 @@ async fn a_run_reports_every_step_its_statements_and_cost_in_a_real_browser() {
 #[tokio::test]
 async fn a_failed_merge_is_red_with_its_error_in_the_report_and_the_ledger() {
     let (world, workflow) = world(None).await;
-    // The target table is gone: the MERGE fails in Snowflake (not transient, not retried).
-    world.emulator.sql("DROP TABLE ANALYTICS.CORE.ORDERS").await;
+    // The customers MERGE's target is gone: it fails in Snowflake (not transient, not retried).
+    // (A generated merge's missing target stops the run earlier, at the schema check.)
+    world
+        .emulator
+        .sql("DROP TABLE ANALYTICS.CORE.CUSTOMERS")
+        .await;
     let finished = run(&workflow, "report-failed").await;
     assert_eq!(finished.status, "FAILED", "{finished:?}");
     let report = report_of(&world, &workflow, &finished.arn).await;
 
-    let orders = row(&report, "orders");
-    assert!(orders.failed(), "{orders:?}");
-    let failed = orders
+    let customers = row(&report, "customers");
+    assert!(customers.failed(), "{customers:?}");
+    let failed = customers
         .segments
         .iter()
         .find(|s| s.status == "failed")
@@ -168,16 +172,16 @@ async fn a_failed_merge_is_red_with_its_error_in_the_report_and_the_ledger() {
     assert_eq!(
         failed.error.as_deref(),
         Some("Snowflake.SqlError"),
-        "{orders:?}"
+        "{customers:?}"
     );
-    assert!(!row(&report, "customers").failed());
+    assert!(!row(&report, "orders").failed());
     assert!(!row(&report, "SuspendAfterFailure").failed());
     assert_eq!(report.error.as_deref(), Some("Snowflake.SqlError"));
 
     let statements = report.statements.as_ref().unwrap();
     let merge = statements
         .iter()
-        .find(|s| s.step == "run-merge" && s.item == "orders")
+        .find(|s| s.step == "run-merge" && s.item == "customers")
         .unwrap();
     assert_eq!(
         (merge.status.as_str(), merge.error.as_deref()),
@@ -196,12 +200,12 @@ async fn a_failed_merge_is_red_with_its_error_in_the_report_and_the_ledger() {
             .contains("Snowflake.SqlError")
     );
     assert!(
-        shown.fills("orders").iter().any(|f| f == FAILED_FILL),
+        shown.fills("customers").iter().any(|f| f == FAILED_FILL),
         "{}",
         shown.page
     );
     assert!(
-        shown.row("orders").unwrap()["marks"]
+        shown.row("customers").unwrap()["marks"]
             .as_str()
             .unwrap()
             .contains("Snowflake.SqlError")

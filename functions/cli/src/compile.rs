@@ -3,7 +3,7 @@
 //! from the step crates' own SQL functions, so it is what the Lambdas send.
 
 use pipeline::Config;
-use pipeline::config::{IcebergTable, MartAction, Pipeline};
+use pipeline::config::{IcebergTable, MartAction, MergeSpec, OnSchemaChange, Pipeline};
 use std::fmt::Write;
 
 /// The script for one pipeline of the config.
@@ -55,6 +55,26 @@ pub fn script(config: &Config, pipeline: &Pipeline) -> Result<String, snowflake:
     for table in &pipeline.iceberg_tables {
         refresh(&mut s, table)?;
     }
+    for merge in &pipeline.merges {
+        if let MergeSpec::Generated {
+            target,
+            source,
+            on_schema_change,
+            ..
+        } = &merge.how
+        {
+            if pipeline.iceberg_tables.iter().any(|t| t.table == *source) {
+                let _ = writeln!(
+                    s,
+                    "-- after {source} is refreshed: merge {}'s target, compared with Glue's columns\n\
+                     -- (ALTER TABLE only as on_schema_change = {} allows; README: \"Schema drift\")",
+                    merge.name,
+                    on_schema_change.as_str()
+                );
+                line(&mut s, &pipeline::schema::describe_sql(target));
+            }
+        }
+    }
 
     heading(
         &mut s,
@@ -66,6 +86,20 @@ pub fn script(config: &Config, pipeline: &Pipeline) -> Result<String, snowflake:
     );
     for merge in &pipeline.merges {
         let _ = writeln!(s, "-- merge {}", merge.name);
+        if let MergeSpec::Generated {
+            target,
+            source,
+            on_schema_change: OnSchemaChange::AppendNewColumns | OnSchemaChange::SyncAllColumns,
+            ..
+        } = &merge.how
+        {
+            let _ = writeln!(
+                s,
+                "-- the columns both share, which it writes besides those below:"
+            );
+            line(&mut s, &pipeline::schema::describe_sql(source));
+            line(&mut s, &pipeline::schema::describe_sql(target));
+        }
         line(&mut s, &run_merge::merge_sql(&merge.how));
     }
 

@@ -15,15 +15,18 @@ use crate::{Step, StepError};
 use snowflake::{Identifier, ObjectName};
 use std::fmt;
 
-/// A table's columns as `DESC TABLE` shows them (metadata only: no warehouse runs it).
+/// The statement that reads a table's columns (metadata only: no warehouse runs it).
+pub fn describe_sql(table: &ObjectName) -> String {
+    format!("DESC TABLE {table}")
+}
+
+/// A table's columns as `DESC TABLE` shows them.
 pub async fn describe(
     step: &Step<'_>,
     table: &ObjectName,
     item: &str,
 ) -> Result<Vec<Column>, StepError> {
-    let rows = step
-        .read(&step.tagged(format!("DESC TABLE {table}"), item))
-        .await?;
+    let rows = step.read(&step.tagged(describe_sql(table), item)).await?;
     let (name, ty) = (rows.column("name")?, rows.column("type")?);
     let mut columns = Vec::with_capacity(rows.len());
     for row in rows.iter() {
