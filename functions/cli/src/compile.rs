@@ -62,17 +62,16 @@ pub fn script(config: &Config, pipeline: &Pipeline) -> Result<String, snowflake:
             on_schema_change,
             ..
         } = &merge.how
+            && pipeline.iceberg_tables.iter().any(|t| t.table == *source)
         {
-            if pipeline.iceberg_tables.iter().any(|t| t.table == *source) {
-                let _ = writeln!(
-                    s,
-                    "-- after {source} is refreshed: merge {}'s target, compared with Glue's columns\n\
-                     -- (ALTER TABLE only as on_schema_change = {} allows; README: \"Schema drift\")",
-                    merge.name,
-                    on_schema_change.as_str()
-                );
-                line(&mut s, &pipeline::schema::describe_sql(target));
-            }
+            let _ = writeln!(
+                s,
+                "-- after {source} is refreshed: merge {}'s target, compared with Glue's columns\n\
+                 -- (ALTER TABLE only as on_schema_change = {} allows; README: \"Schema drift\")",
+                merge.name,
+                on_schema_change.as_str()
+            );
+            line(&mut s, &pipeline::schema::describe_sql(target));
         }
     }
 
