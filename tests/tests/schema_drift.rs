@@ -321,18 +321,19 @@ async fn ignore_leaves_the_target_but_lost_or_retyped_columns_still_fail() {
     );
 
     // The merge's STATUS column dropped upstream, and AMOUNT now a string: whatever the setting,
-    // the run stops before the MERGE and names both.
+    // the run stops before the MERGE and names both, and the new column it would have ignored.
     let columns = [
         ("order_id", "bigint"),
         ("customer_id", "bigint"),
         ("amount", "string"),
         ("updated_at", "timestamp"),
+        ("channel", "string"),
     ];
     world
         .glue_writes_orders_as(
             3,
             &columns,
-            vec![json!([1, 100, "ten", "2030-01-03 10:00:00"])],
+            vec![json!([1, 100, "ten", "2030-01-03 10:00:00", "web"])],
         )
         .await;
     let merges_before = world.emulator.executions_of(ORDERS_MERGE).await;
@@ -343,6 +344,7 @@ async fn ignore_leaves_the_target_but_lost_or_retyped_columns_still_fail() {
     for expected in [
         "AMOUNT changed from NUMBER(10,2) to VARCHAR upstream, which Snowflake cannot change in place",
         "STATUS dropped upstream, but the merge's keys or columns name it",
+        "CHANNEL VARCHAR added upstream (allowed)",
     ] {
         assert!(cause.contains(expected), "{expected}: {cause}");
     }

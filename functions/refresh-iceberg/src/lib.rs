@@ -150,20 +150,21 @@ async fn check_schema(
     if drift.differences.is_empty() {
         return Ok(None);
     }
-    let listed = drift
-        .differences
-        .iter()
-        .map(|d| match drift.fatal.contains(d) {
-            true => d.to_string(),
-            false => format!("{d} (allowed)"),
-        });
     if !drift.fatal.is_empty() {
+        // Every difference, those the setting would have followed marked as such.
+        let differences = drift
+            .differences
+            .iter()
+            .map(|d| match drift.fatal.contains(d) {
+                true => d.to_string(),
+                false => format!("{d} (allowed)"),
+            });
         return Err(StepError::SchemaDrift {
             merge: merge.name.clone(),
             source_table: source.to_string(),
             target: target.to_string(),
             mode: on_schema_change.as_str(),
-            differences: listed.collect(),
+            differences: differences.collect(),
         });
     }
     let item = format!("{}@{snapshot}", merge.name);
