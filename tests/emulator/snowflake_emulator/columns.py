@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from . import errors
-from .errors import Canceled, SnowflakeError
+from .errors import SnowflakeError
 from .objects import display, key, parse_name, qualify, sql_name, wrong_type
+from .registry import transaction
 from .results import Column, Result
 from .sqltext import TokenStream, ident_value, quote_ident, sql_literal, string_value, to_duckdb, tokenize
 
@@ -542,35 +542,19 @@ def _commit_open_transaction(cur):
 def _run(cur, ctx, fq, plan):
     """The plan as one DuckDB transaction on the session's cursor. A NUMBER whose values do not fit its
     new precision fails with the emulator's 091324 (Snowflake documents the rule, not its error)."""
-    ctx.attach(cur)
-    try:
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            for action in plan:
-                for sql in _statements(fq, action):
-                    try:
-                        cur.execute(sql)
-                    except (duckdb.ConversionException, duckdb.OutOfRangeException):
-                        if action.verb != "TYPE":
-                            raise
-                        raise SnowflakeError("091324", "22003", _cannot(action.name, action.old, action.sf, (
-                            " because the new precision is not sufficient to hold all values currently in the "
-                            "column.")))
-            cur.execute("COMMIT")
-        except BaseException:
+    def statement(action, sql):
+        def run(cur):
             try:
-                cur.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
-            raise
-    except duckdb.InterruptException:
-        raise Canceled()
-    except duckdb.Error as e:
-        if ctx.cancel_event.is_set():
-            raise Canceled()
-        raise errors.from_duckdb(e, "ALTER TABLE")
-    finally:
-        ctx.detach()
+                cur.execute(sql)
+            except (duckdb.ConversionException, duckdb.OutOfRangeException):
+                if action.verb != "TYPE":
+                    raise
+                raise SnowflakeError("091324", "22003", _cannot(action.name, action.old, action.sf, (
+                    " because the new precision is not sufficient to hold all values currently in the "
+                    "column.")))
+        return run
+
+    transaction(cur, ctx, [statement(a, sql) for a in plan for sql in _statements(fq, a)], "ALTER TABLE")
 
 
 # ---------------------------------------------------------------- DDL DuckDB ran itself

@@ -139,13 +139,14 @@ class ObjectRegistry:
 
 def transaction(cur, ctx, statements, label, scalar=None):
     """Run statements on cur as one transaction that ctx can cancel; then, when given, the query
-    `scalar` and return its single value. DuckDB errors become Snowflake errors named by label."""
+    `scalar` and return its single value. DuckDB errors become Snowflake errors named by label. A
+    statement may be a function of the cursor instead of SQL: one that maps some errors itself."""
     ctx.attach(cur)
     try:
         cur.execute("BEGIN TRANSACTION")
         try:
             for sql in statements:
-                cur.execute(sql)
+                sql(cur) if callable(sql) else cur.execute(sql)
             cur.execute("COMMIT")
         except BaseException:
             try:
