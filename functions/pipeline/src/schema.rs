@@ -319,7 +319,7 @@ pub fn compare(
     target_name: &ObjectName,
     source: &[Column],
     target: &[Column],
-    configured: &[Identifier],
+    configured: &[&Identifier],
     mode: OnSchemaChange,
 ) -> Drift {
     let find = |cols: &[Column], name: &Identifier| cols.iter().find(|c| c.name == *name).cloned();
@@ -342,20 +342,22 @@ pub fn compare(
             },
         }
     }
-    let lost = target
-        .iter()
-        .map(|t| &t.name)
-        .chain(configured.iter().filter(|c| find(target, c).is_none()));
+    let lost = target.iter().map(|t| &t.name).chain(
+        configured
+            .iter()
+            .copied()
+            .filter(|c| find(target, c).is_none()),
+    );
     for name in lost {
         if find(source, name).is_none() {
             differences.push(Difference::Dropped {
                 column: name.clone(),
-                configured: configured.contains(name),
+                configured: configured.contains(&name),
             });
         }
     }
 
-    let configured_column = |name: &Identifier| configured.contains(name);
+    let configured_column = |name: &Identifier| configured.contains(&name);
     let mut fatal = Vec::new();
     let mut alters = Vec::new();
     for d in &differences {
@@ -433,7 +435,9 @@ mod tests {
             &ObjectName::parse("core.orders").unwrap(),
             &glue(source),
             &desc(&TARGET),
-            &ids(&["order_id", "status", "amount", "updated_at"]),
+            &ids(&["order_id", "status", "amount", "updated_at"])
+                .iter()
+                .collect::<Vec<_>>(),
             mode,
         )
     }
@@ -499,7 +503,7 @@ mod tests {
             &ObjectName::parse("t").unwrap(),
             &glue(&[("k", "int")]),
             &desc(&[("K", "NUMBER(38,0)"), ("OLD", "VARCHAR(10)")]),
-            &ids(&["k"]),
+            &[&Identifier::new("k").unwrap()],
             OnSchemaChange::SyncAllColumns,
         );
         assert_eq!(
@@ -510,7 +514,7 @@ mod tests {
             &ObjectName::parse("t").unwrap(),
             &glue(&[("k", "int")]),
             &desc(&[("K", "NUMBER(38,0)"), ("OLD", "VARCHAR(10)")]),
-            &ids(&["k"]),
+            &[&Identifier::new("k").unwrap()],
             OnSchemaChange::AppendNewColumns,
         );
         assert!(append.alters.is_empty() && append.fatal.is_empty());

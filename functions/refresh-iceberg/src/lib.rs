@@ -122,10 +122,8 @@ async fn check_schema(
     let MergeSpec::Generated {
         target,
         source,
-        keys,
-        columns,
-        version_column,
         on_schema_change,
+        ..
     } = &merge.how
     else {
         return Ok(None);
@@ -140,12 +138,7 @@ async fn check_schema(
         .filter_map(|(name, ty)| Column::from_glue(name, ty))
         .collect();
     let current = schema::describe(step, target, &merge.name).await?;
-    let configured: Vec<_> = keys
-        .iter()
-        .chain(columns)
-        .chain(version_column)
-        .cloned()
-        .collect();
+    let configured = merge.how.configured_columns();
     let drift = schema::compare(target, &upstream, &current, &configured, *on_schema_change);
     if drift.differences.is_empty() {
         return Ok(None);

@@ -152,17 +152,15 @@ async fn shared_columns(
     let MergeSpec::Generated {
         target,
         source,
-        keys,
-        columns,
-        version_column,
         on_schema_change: OnSchemaChange::AppendNewColumns | OnSchemaChange::SyncAllColumns,
+        ..
     } = how
     else {
         return Ok(None);
     };
     let upstream = pipeline::schema::describe(step, source, name).await?;
     let current = pipeline::schema::describe(step, target, name).await?;
-    let configured: Vec<&Identifier> = keys.iter().chain(columns).chain(version_column).collect();
+    let configured = how.configured_columns();
     Ok(Some(
         current
             .into_iter()

@@ -100,6 +100,21 @@ pub enum MergeSpec {
     },
 }
 
+impl MergeSpec {
+    /// A generated merge's keys, columns and version column, in that order; none for a SQL file's.
+    pub fn configured_columns(&self) -> Vec<&Identifier> {
+        match self {
+            MergeSpec::Sql(_) => Vec::new(),
+            MergeSpec::Generated {
+                keys,
+                columns,
+                version_column,
+                ..
+            } => keys.iter().chain(columns).chain(version_column).collect(),
+        }
+    }
+}
+
 const GENERATED_FIELDS: [&str; 6] = [
     "target",
     "source",

@@ -176,15 +176,8 @@ pub(crate) fn read(name: &str, mut t: Table<'_>, default_timeout: u64) -> Option
     let merges: Vec<_> = merge_items.into_iter().map(merge::read).collect();
     let mut known = KnownColumns::new();
     for m in merges.iter().flatten() {
-        if let MergeSpec::Generated {
-            target,
-            keys,
-            columns,
-            version_column,
-            ..
-        } = &m.how
-        {
-            let cols = keys.iter().chain(columns).chain(version_column).cloned();
+        if let MergeSpec::Generated { target, .. } = &m.how {
+            let cols = m.how.configured_columns().into_iter().cloned();
             known.entry(target.clone()).or_default().extend(cols);
         }
     }
