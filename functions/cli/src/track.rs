@@ -29,6 +29,9 @@ struct Step {
     ended: Option<f64>,
     iterations: usize,
     failed_iterations: usize,
+    /// Items the step's Map was given (`MapStateStarted`): when one fails, the others are stopped
+    /// and may leave no event of their own.
+    items: usize,
     polls: usize,
     earlier: usize,
     noun: Option<&'static str>,
@@ -159,6 +162,14 @@ impl Tracker {
                     entry.succeeded = true;
                 }
                 self.answer(&payload);
+            }
+            T::MapStateStarted => {
+                let length = event
+                    .map_state_started_event_details()
+                    .map_or(0, |d| d.length().max(0) as usize);
+                if let Some(step) = &mut self.current {
+                    step.items += length;
+                }
             }
             T::MapIterationSucceeded => {
                 if let Some(step) = &mut self.current {
@@ -366,7 +377,7 @@ impl Tracker {
         match (step.iterations, step.failed_iterations) {
             (0, _) => {}
             (n, 0) => detail.push(format!("{n} {noun}")),
-            (n, f) => detail.push(format!("{f} of {n} {noun} failed")),
+            (n, f) => detail.push(format!("{f} of {} {noun} failed", n.max(step.items))),
         }
         if step.earlier > 0 {
             detail.push(format!("{} answered by an earlier run", step.earlier));
