@@ -258,14 +258,15 @@ async fn replay_and_watch_mocked_executions() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("✓ RunMerges"), "{stdout}");
-    // The mock throttles each of the two merges once.
-    assert_eq!(
-        stdout
-            .matches("Snowflake.Throttled, retried once, then succeeded")
-            .count(),
-        2,
-        "{stdout}"
-    );
+    // The mock throttles the Merge state's first two calls, whichever iteration draws them: with
+    // full jitter a retry may come before the other merge's first call, so count retries in all.
+    let retries = stdout
+        .matches("Snowflake.Throttled, retried once, then succeeded")
+        .count()
+        + 2 * stdout
+            .matches("Snowflake.Throttled, retried 2 times, then succeeded")
+            .count();
+    assert_eq!(retries, 2, "{stdout}");
 
     // The quality gate: the cause names the rule.
     let out = postetl(&["start", "orders", "--watch"], &env("QualityStop"));
