@@ -499,24 +499,21 @@ mod tests {
 
     #[test]
     fn an_unconfigured_target_column_dropped_upstream_is_dropped_only_by_sync() {
-        let target = compare(
-            &ObjectName::parse("t").unwrap(),
-            &glue(&[("k", "int")]),
-            &desc(&[("K", "NUMBER(38,0)"), ("OLD", "VARCHAR(10)")]),
-            &[&Identifier::new("k").unwrap()],
-            OnSchemaChange::SyncAllColumns,
-        );
+        let under = |mode| {
+            compare(
+                &ObjectName::parse("t").unwrap(),
+                &glue(&[("k", "int")]),
+                &desc(&[("K", "NUMBER(38,0)"), ("OLD", "VARCHAR(10)")]),
+                &[&Identifier::new("k").unwrap()],
+                mode,
+            )
+        };
+        let target = under(OnSchemaChange::SyncAllColumns);
         assert_eq!(
             target.alters,
             ["ALTER TABLE \"T\" DROP COLUMN IF EXISTS \"OLD\""]
         );
-        let append = compare(
-            &ObjectName::parse("t").unwrap(),
-            &glue(&[("k", "int")]),
-            &desc(&[("K", "NUMBER(38,0)"), ("OLD", "VARCHAR(10)")]),
-            &[&Identifier::new("k").unwrap()],
-            OnSchemaChange::AppendNewColumns,
-        );
+        let append = under(OnSchemaChange::AppendNewColumns);
         assert!(append.alters.is_empty() && append.fatal.is_empty());
         assert_eq!(append.differences.len(), 1);
     }
